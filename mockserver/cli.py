@@ -1,0 +1,116 @@
+"""The ``mockserver`` command: ``serve`` and ``lint``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from mockserver import __version__
+from mockserver.config import DEFAULT_MAX_BODY, DEFAULT_SEED, Settings
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+    text = text.strip().lower().rstrip("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mockserver",
+        description="A spec-driven mock server for Chat Completions APIs.",
+    )
+    parser.add_argument("--version", action="version", version=f"mockserver {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve the contracts over HTTP",
+                           description="Serve the contracts (both bundled specs by default) over HTTP.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to bind (default: 8080)")
+    serve.add_argument("--spec", action="append", type=Path, default=[], metavar="FILE",
+                       help="an OpenAPI 3 file to serve instead of the bundled ones (repeatable); "
+                            "an X.errata.yaml beside it is applied as its errata")
+    serve.add_argument("--overlay", action="append", type=Path, default=[], metavar="FILE",
+                       help="an OpenAPI Overlay 1.0 file applied after the errata (repeatable); "
+                            "its 'extends' names the spec file it applies to")
+    serve.add_argument("--no-errata", action="store_true",
+                       help="serve the spec files verbatim, without their errata overlays")
+    serve.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                       help=f"seed for all generated content (default: {DEFAULT_SEED})")
+    serve.add_argument("--ttft", type=float, default=0.0, metavar="MS",
+                       help="time to first token of streams, in milliseconds (default: 0)")
+    serve.add_argument("--tps", type=float, default=0.0, metavar="TOKENS_PER_S",
+                       help="stream speed in tokens per second (default: 0, no delay)")
+    serve.add_argument("--max-body", type=_size, default=DEFAULT_MAX_BODY, metavar="BYTES",
+                       help="largest request body accepted, e.g. 10M (default: 10M)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    lint = sub.add_parser("lint", help="report the defects of spec files",
+                          description="Report every defect found in the spec files (default: the bundled ones), "
+                                      "with its JSON path, what is wrong and which erratum fixes it. "
+                                      "Exits 1 if any defect is left unfixed.")
+    lint.add_argument("specs", nargs="*", type=Path, metavar="SPEC")
+    lint.add_argument("--overlay", action="append", type=Path, default=[], metavar="FILE",
+                      help="an extra overlay to count as a fix (repeatable)")
+    lint.add_argument("--no-errata", action="store_true", help="do not count the errata as fixes")
+    lint.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    if args.command == "lint":
+        from mockserver.specs.lint import run_lint
+
+        return run_lint(args.specs, overlays=args.overlay, errata=not args.no_errata, as_json=args.json)
+    parser.print_help()
+    return 2
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mockserver.app import build_app, describe, load_specs
+    from mockserver.specs.lint import lint_spec
+    from mockserver.specs.loader import SpecError
+    from mockserver.specs.overlay import OverlayError
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings(
+        host=args.host, port=args.port, specs=args.spec, overlays=args.overlay,
+        errata=not args.no_errata, seed=args.seed, ttft_ms=args.ttft, tps=args.tps,
+        max_body=args.max_body,
+    )
+    try:
+        specs = load_specs(settings)
+        app = build_app(settings, specs)
+    except (SpecError, OverlayError, LookupError) as exc:
+        print(f"mockserver: cannot start: {exc}", file=sys.stderr)
+        return 2
+    for spec in specs:
+        print(f"spec {describe(spec)}", flush=True)
+        for finding in lint_spec(spec).unfixed:
+            print(f"  warning: {finding.where}: {finding.message}", flush=True)
+    print(f"mockserver {__version__} listening on http://{args.host}:{args.port} "
+          f"(docs: http://{args.host}:{args.port}/docs)", flush=True)
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
+        loop=_best("uvloop", "auto"), http=_best("httptools", "auto"), lifespan="on",
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _best(module: str, fallback: str) -> str:
+    try:
+        __import__(module)
+        return module
+    except ImportError:
+        return fallback

@@ -1,0 +1,42 @@
+"""CORS for browser frontends on another localhost port.
+
+By default any loopback origin (``localhost``, ``127.0.0.1``, ``[::1]``, any
+port, http or https) may call the mock; preflights are answered for the
+requested headers (the OpenAI SDKs send ``authorization``, ``content-type``,
+``x-stainless-*`` and ``openai-*``).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+EXPOSED = b"x-request-id, retry-after, x-mock-fixture, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests"
+
+
+def is_loopback_origin(origin: str) -> bool:
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and (parts.hostname or "") in LOOPBACK_HOSTS
+
+
+def response_headers(origin: bytes) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"access-control-allow-origin", origin),
+        (b"vary", b"origin"),
+        (b"access-control-expose-headers", EXPOSED),
+    ]
+
+
+def preflight_headers(origin: bytes, methods: list[str], requested: bytes | None) -> list[tuple[bytes, bytes]]:
+    allow_methods = ", ".join(sorted({*methods, "OPTIONS"})).encode()
+    out = [
+        (b"access-control-allow-origin", origin),
+        (b"vary", b"origin"),
+        (b"access-control-allow-methods", allow_methods),
+        (b"access-control-max-age", b"600"),
+    ]
+    out.append((b"access-control-allow-headers", requested or b"authorization, content-type"))
+    return out

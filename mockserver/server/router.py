@@ -1,0 +1,205 @@
+"""The outer ASGI application.
+
+It picks the contract by path (from the served specs, never a hand-written
+route), answers what no contract owns (404, 405 with ``Allow``, CORS
+preflights, the docs, the admin API), enforces the body size limit before
+reading, and is the one place where errors become OpenAI-style responses.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from connexion.exceptions import ProblemException
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mockserver.contract import Contract
+from mockserver.errors import MethodNotAllowed, MockError, NotFound, PayloadTooLarge, ServerError
+from mockserver.server import cors, docs
+from mockserver.server.asgi import header, send_bytes, send_json
+
+log = logging.getLogger("mockserver.http")
+
+_PROBLEM_CODES = {400: "invalid_value", 404: "not_found", 405: "method_not_allowed",
+                  413: "request_too_large", 415: "unsupported_media_type"}
+_PROBLEM_TYPES = {400: "invalid_request_error", 404: "invalid_request_error", 405: "invalid_request_error",
+                  413: "invalid_request_error", 415: "invalid_request_error"}
+
+
+@dataclass
+class Mount:
+    contract: Contract
+    app: ASGIApp
+    path: str
+    methods: list[str]
+    pattern: re.Pattern[str] | None = None
+
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class MockApp:
+    def __init__(self, state: Any, mounts: list[Mount], admin: Handler) -> None:
+        self.state = state
+        self.exact: dict[str, Mount] = {}
+        self.templated: list[Mount] = []
+        for mount in mounts:
+            if "{" in mount.path:
+                mount.pattern = compile_path(mount.path)[0]
+                self.templated.append(mount)
+            else:
+                self.exact[mount.path] = mount
+        self.admin = admin
+        self.spec_names = [m.contract.name for m in mounts]
+        self.documents = {}
+        for mount in mounts:
+            self.documents.setdefault(mount.contract.name, mount.contract.spec.document)
+
+    def match(self, path: str) -> Mount | None:
+        mount = self.exact.get(path)
+        if mount is None and len(path) > 1 and path.endswith("/"):
+            mount = self.exact.get(path.rstrip("/"))
+        if mount is None:
+            for candidate in self.templated:
+                assert candidate.pattern is not None
+                if candidate.pattern.match(path):
+                    return candidate
+        return mount
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        origin = header(scope, b"origin")
+        cors_extra: list[tuple[bytes, bytes]] = []
+        if origin is not None and self.state.cors_allows(origin):
+            cors_extra = cors.response_headers(origin)
+        started = False
+
+        async def send_(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if cors_extra:
+                    message = {**message, "headers": [*message.get("headers", ()), *cors_extra]}
+            await send(message)
+
+        try:
+            path = scope["path"]
+            if path.startswith("/__admin"):
+                await self.admin(scope, receive, send_)
+                return
+            mount = self.match(path)
+            if mount is None:
+                if await self._builtin(scope, send_):
+                    return
+                raise NotFound(f"Unknown path {path!r}. Served operations: {self._listing()}.")
+            method = scope["method"]
+            if method == "OPTIONS" and header(scope, b"access-control-request-method"):
+                await self._preflight(scope, send, mount, origin)
+                return
+            if method not in mount.methods:
+                raise MethodNotAllowed(
+                    f"Method {method} is not allowed on {mount.path}; allowed: {', '.join(mount.methods)}.",
+                    headers={"allow": ", ".join(mount.methods)},
+                )
+            length = header(scope, b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.state.settings.max_body:
+                raise PayloadTooLarge(
+                    f"Request body of {int(length)} bytes is larger than the limit of "
+                    f"{self.state.settings.max_body} bytes (set it with --max-body)."
+                )
+            scope["mockserver.state"] = self.state
+            scope["mockserver.contract"] = mount.contract
+            await mount.app(scope, receive, send_)
+        except MockError as exc:
+            await self._error(send_, started, exc, scope)
+        except ProblemException as exc:
+            status = exc.status if 400 <= exc.status < 600 else 400
+            await self._error(send_, started, MockError(
+                str(exc.detail or exc.title), status=status,
+                type=_PROBLEM_TYPES.get(status, "invalid_request_error"),
+                code=_PROBLEM_CODES.get(status),
+            ), scope)
+        except Exception:  # a bug of ours: log it, answer a clean 500
+            log.exception("unhandled error while serving %s %s", scope.get("method"), scope.get("path"))
+            await self._error(send_, started, ServerError(
+                "The mock server hit an internal error; see its log. This is a bug of the mock, not of your request."
+            ), scope)
+
+    async def _error(self, send: Send, started: bool, exc: MockError, scope: Scope) -> None:
+        if started:
+            log.error("error after the response started: %s", exc.message)
+            return
+        body = exc.body()
+        operation = scope.get("mockserver.operation")
+        if operation is not None and operation.error is not None:
+            # Errors are responses too: they must match the declared error shape.
+            if not operation.error.is_valid(body):
+                log.error("error body does not match %s: %s", operation.error.name, body)
+        extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()]
+        await send_json(send, exc.status, body, extra)
+
+    async def _preflight(self, scope: Scope, send: Send, mount: Mount, origin: bytes | None) -> None:
+        if origin is None or not self.state.cors_allows(origin):
+            raise MockError(
+                f"CORS preflight from origin {origin.decode('latin-1') if origin else None!r} is not allowed; "
+                "loopback origins are allowed by default.",
+                status=403, type="invalid_request_error", code="cors_forbidden",
+            )
+        requested = header(scope, b"access-control-request-headers")
+        await send({
+            "type": "http.response.start", "status": 204,
+            "headers": cors.preflight_headers(origin, mount.methods, requested),
+        })
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _builtin(self, scope: Scope, send: Send) -> bool:
+        """Docs and the served specs; True if the path was one of them."""
+        path, method = scope["path"], scope["method"]
+        if method not in ("GET", "HEAD"):
+            return False
+        if path.startswith("/openapi/") and path.endswith(".json"):
+            name = path[len("/openapi/"):-len(".json")]
+            if name in self.documents:
+                await send_bytes(send, 200, docs.spec_json(self.documents[name]))
+                return True
+            return False
+        if path in ("/docs", "/docs/"):
+            await send_bytes(send, 200, docs.ui_page(self.spec_names), b"text/html; charset=utf-8")
+            return True
+        if path.startswith(docs.UI_PREFIX):
+            found = docs.static_file(path)
+            if found is not None:
+                await send_bytes(send, 200, found[0], found[1])
+                return True
+            return False
+        if path == "/":
+            await send_json(send, 200, {
+                "service": "mockserver",
+                "operations": self._listing(),
+                "specs": {n: f"/openapi/{n}.json" for n in self.spec_names},
+                "docs": "/docs",
+                "health": "/__admin/health",
+            })
+            return True
+        return False
+
+    def _listing(self) -> list[str]:
+        mounts = [*self.exact.values(), *self.templated]
+        return [f"{m} {mount.path} ({mount.contract.name})" for mount in mounts for m in mount.methods]
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return

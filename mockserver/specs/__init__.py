@@ -1,0 +1,1 @@
+"""Spec files, their errata overlays, and the linter that finds defects."""
