@@ -28,6 +28,7 @@ class AppState:
     settings: Settings
     contracts: list[Contract]
     started: float = field(default_factory=time.monotonic)
+    active_streams: int = 0  # streams being sent right now (the admin API shows it)
 
     def cors_allows(self, origin: bytes) -> bool:
         return cors.is_loopback_origin(origin.decode("latin-1"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from mockserver.specs.loader import LoadedSpec
-from mockserver.validation import SchemaValidator, oas_to_json_schema
+from mockserver.validation import SchemaValidator, convert_components, oas_to_json_schema
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 JSON = "application/json"
@@ -80,7 +80,7 @@ class Contract:
 
 def build_contract(spec: LoadedSpec) -> Contract:
     doc = spec.document
-    components = oas_to_json_schema(doc.get("components") or {})
+    components = convert_components(doc.get("components") or {})
     operations: dict[str, Operation] = {}
     routes: dict[str, dict[str, Operation]] = {}
     for path, item in (doc.get("paths") or {}).items():

@@ -68,6 +68,13 @@ def oas_to_json_schema(schema: Any) -> Any:
     return out
 
 
+def convert_components(components: dict) -> dict:
+    """The ``components`` object with every schema converted, so that
+    ``#/components/schemas/X`` references resolve to JSON Schema."""
+    schemas = (components or {}).get("schemas") or {}
+    return {"schemas": {name: oas_to_json_schema(schema) for name, schema in schemas.items()}}
+
+
 def format_param(path: Iterable[Any]) -> str | None:
     """``["messages", 1, "role"]`` -> ``"messages[1].role"`` (OpenAI's ``param``)."""
     text = ""

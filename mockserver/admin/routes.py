@@ -28,6 +28,7 @@ class AdminAPI:
                 "status": "ok",
                 "version": __version__,
                 "uptime_s": round(time.monotonic() - self.state.started, 3),
+                "active_streams": self.state.active_streams,
                 "specs": [
                     {"name": c.name, "path": str(c.spec.path), "errata": c.spec.errata_applied,
                      "operations": [f"{o.method} {o.path}" for o in c.operations.values()]}

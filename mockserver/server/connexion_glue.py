@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope
 from mockserver import handlers
 from mockserver.contract import Contract
 from mockserver.errors import InvalidRequest, UnsupportedMediaType
-from mockserver.server.asgi import read_body
+from mockserver.server.asgi import header, read_body
 
 ROUTING = "connexion_routing"
 
@@ -41,10 +41,10 @@ class BodyValidator(AbstractRequestBodyValidator):
     """JSON request bodies, checked by the operation's compiled validator."""
 
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
-        if self._encoding.lower().replace("-", "") not in ("utf8",):
+        charset = _charset(header(scope, b"content-type") or b"")
+        if charset not in (None, "utf-8", "utf8"):
             raise UnsupportedMediaType(
-                f"Unsupported charset {self._encoding!r}: JSON request bodies must be UTF-8.",
-                param=None,
+                f"Unsupported charset {charset!r}: JSON request bodies must be UTF-8.",
             )
         state = scope["mockserver.state"]
         contract: Contract = scope["mockserver.contract"]
@@ -77,6 +77,14 @@ class BodyValidator(AbstractRequestBodyValidator):
             return await receive()
 
         return receive_, {**scope, "mockserver.body": body}
+
+
+def _charset(content_type: bytes) -> str | None:
+    for param in content_type.decode("latin-1").split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
 
 
 VALIDATOR_MAP = {"body": MediaTypeDict({"*/*json": BodyValidator})}

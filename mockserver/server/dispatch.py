@@ -40,7 +40,12 @@ class Dispatcher:
         call = Call(operation, scope.get("mockserver.body"), headers_dict(scope), scope["mockserver.state"].settings)
         outcome = await operation.handler(call)
         if isinstance(outcome, StreamOutcome):
-            await send_stream(outcome, operation, receive, send)
+            state = scope["mockserver.state"]
+            state.active_streams += 1
+            try:
+                await send_stream(outcome, operation, receive, send)
+            finally:
+                state.active_streams -= 1
             return
         assert isinstance(outcome, JsonOutcome)
         validator = operation.response if outcome.status < 400 else operation.error

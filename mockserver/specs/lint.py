@@ -19,7 +19,7 @@ from typing import Any, Iterator
 from mockserver.contract import HTTP_METHODS, resolve_ref
 from mockserver.specs.loader import LoadedSpec, SpecError, bundled_specs, load_spec
 from mockserver.specs.overlay import Overlay, OverlayError, apply_overlay, load_overlay
-from mockserver.validation import SchemaValidator, oas_to_json_schema
+from mockserver.validation import SchemaValidator, convert_components, oas_to_json_schema
 
 
 @dataclass
@@ -102,7 +102,7 @@ def check_oneof_ambiguity(doc: dict) -> Iterator[Finding]:
     """A oneOf whose branches accept a common instance rejects that instance."""
     from mockserver.sources.schema_instances import UnsatisfiableSchema, generate
 
-    components = oas_to_json_schema(doc.get("components") or {})
+    components = convert_components(doc.get("components") or {})
     for path, node in _walk(doc, []):
         if not isinstance(node, dict) or not isinstance(node.get("oneOf"), list):
             continue
@@ -182,16 +182,29 @@ def check_tag_names(doc: dict) -> Iterator[Finding]:
                 )
 
 
+def _request_schema_names(doc: dict) -> set[str]:
+    """Component schemas reachable from a request body (what clients send)."""
+    schemas = (doc.get("components") or {}).get("schemas") or {}
+    todo = [op.get("requestBody") for _, _, op in _operations(doc)]
+    seen: set[str] = set()
+    while todo:
+        node = todo.pop()
+        for _, sub in _walk(node, []):
+            name = _ref_name(sub)
+            if name and name not in seen and name in schemas:
+                seen.add(name)
+                todo.append(schemas[name])
+    return seen
+
+
 def check_tool_call_turns(doc: dict) -> Iterator[Finding]:
     """An assistant turn that carries tool calls may have no content, or null content."""
+    request_side = _request_schema_names(doc)
     for name, schema in ((doc.get("components") or {}).get("schemas") or {}).items():
-        if not isinstance(schema, dict):
+        if not isinstance(schema, dict) or name not in request_side:
             continue
         props = schema.get("properties") or {}
         if "tool_calls" not in props or "content" not in props:
-            continue
-        # Only request-side messages (those with a role property) are replayed by clients.
-        if "role" not in props:
             continue
         where = ["components", "schemas", name]
         if "content" in (schema.get("required") or []):

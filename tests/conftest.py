@@ -1,0 +1,118 @@
+"""Shared fixtures: a real mockserver process on a free port.
+
+Tests talk to it over HTTP only (the openai SDK, httpx), as users do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def ark_base(self) -> str:
+        return self.url + "/v1"
+
+    @property
+    def mm_base(self) -> str:
+        return self.url
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start_server(tmp: Path, *args: str, wait: bool = True) -> Server:
+    port = free_port()
+    log = tmp / f"server-{port}.log"
+    cmd = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--log-level", "warning", *args]
+    handle = log.open("wb")
+    process = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=tmp,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    server = Server(f"http://127.0.0.1:{port}", process, log)
+    if wait:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"mockserver exited with {process.returncode}:\n{server.output()}")
+            try:
+                if httpx.get(server.url + "/__admin/health", timeout=1).status_code == 200:
+                    return server
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        server.stop()
+        raise RuntimeError(f"mockserver did not answer in 30 s:\n{server.output()}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The default server: both bundled specs with their errata."""
+    srv = start_server(tmp_path_factory.mktemp("server"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator:
+    """Start a server with extra command-line arguments; stopped after the test."""
+    started: list[Server] = []
+
+    def make(*args: str, wait: bool = True) -> Server:
+        srv = start_server(tmp_path, *args, wait=wait)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def ark(server: Server):
+    from openai import OpenAI
+
+    return OpenAI(base_url=server.ark_base, api_key="test-key", max_retries=0)
+
+
+@pytest.fixture(scope="session")
+def mm(server: Server):
+    from openai import OpenAI
+
+    return OpenAI(base_url=server.mm_base, api_key="test-key", max_retries=0)
+
+
+@pytest.fixture(scope="session")
+def http(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
