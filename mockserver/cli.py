@@ -78,7 +78,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mockserver.app import build_app, describe, load_specs
-    from mockserver.specs.lint import lint_spec
+    from mockserver.specs.lint import remaining_defects
     from mockserver.specs.loader import SpecError
     from mockserver.specs.overlay import OverlayError
 
@@ -96,7 +96,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     for spec in specs:
         print(f"spec {describe(spec)}", flush=True)
-        for finding in lint_spec(spec).unfixed:
+        for finding in remaining_defects(spec):
             print(f"  warning: {finding.where}: {finding.message}", flush=True)
     print(f"mockserver {__version__} listening on http://{args.host}:{args.port} "
           f"(docs: http://{args.host}:{args.port}/docs)", flush=True)

@@ -8,14 +8,12 @@ and are applied after the errata.
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mockserver.specs.yamlio import YAMLError, parse_yaml
 from mockserver.specs.overlay import Overlay, OverlayError, OverlayResult, apply_overlay, load_overlay
 
 ERRATA_SUFFIX = ".errata.yaml"
@@ -26,16 +24,14 @@ class SpecError(ValueError):
 
 
 def bundled_dir() -> Path:
-    """Where the bundled contracts live: inside the installed package, or the
-    repository's ``specs/`` when running from a source checkout."""
-    try:
-        base = importlib.resources.files("mockserver.bundled_specs")
-        path = Path(str(base))
-        if (path / "ark.yaml").is_file():
-            return path
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parents[2] / "specs"
+    """Where the bundled contracts live: ``mockserver/bundled_specs`` in an
+    installed package (a wheel maps the repository's ``specs/`` there), or the
+    repository's ``specs/`` when running from a checkout or an editable install."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "bundled_specs", package.parent / "specs"):
+        if (candidate / "ark.yaml").is_file():
+            return candidate
+    raise SpecError(f"the bundled specs are missing from {package} (a broken installation?)")
 
 
 def bundled_specs() -> list[Path]:
@@ -55,8 +51,8 @@ def read_document(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise SpecError(f"{path}: cannot read spec: {exc.strerror or exc}") from exc
     try:
-        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
+        doc = json.loads(text) if path.suffix == ".json" else parse_yaml(text)
+    except (ValueError, YAMLError) as exc:
         raise SpecError(f"{path}: not valid YAML/JSON: {exc}") from exc
     if not isinstance(doc, dict) or "openapi" not in doc:
         raise SpecError(f"{path}: not an OpenAPI 3 document (no 'openapi' field)")

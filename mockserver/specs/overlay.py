@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonpath_rfc9535 as jsonpath
-import yaml
+from mockserver.specs.yamlio import YAMLError, parse_yaml
 
 _VERSION = re.compile(r"^1\.0\.\d+$")
 
@@ -74,8 +74,8 @@ class OverlayResult:
 def load_overlay(path: Path) -> Overlay:
     """Read and check an Overlay 1.0 document; errors name the file."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        doc = parse_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
         raise OverlayError(f"{path}: cannot read overlay: {exc}") from exc
     return parse_overlay(doc, path)
 
