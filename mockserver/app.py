@@ -19,6 +19,8 @@ from mockserver.server.connexion_glue import contract_app
 from mockserver.server.dispatch import Dispatcher
 from mockserver.server.router import MockApp, Mount
 from mockserver.specs.loader import LoadedSpec, SpecError, load_all
+from mockserver.state.sqlite import open_store
+from mockserver.state.store import ThreadStore
 
 
 @dataclass
@@ -27,6 +29,7 @@ class AppState:
 
     settings: Settings
     contracts: list[Contract]
+    store: ThreadStore
     started: float = field(default_factory=time.monotonic)
     active_streams: int = 0  # streams being sent right now (the admin API shows it)
 
@@ -41,7 +44,7 @@ def load_specs(settings: Settings) -> list[LoadedSpec]:
 def build_app(settings: Settings, specs: list[LoadedSpec] | None = None) -> MockApp:
     specs = specs if specs is not None else load_specs(settings)
     contracts = [build_contract(spec) for spec in specs]
-    state = AppState(settings, contracts)
+    state = AppState(settings, contracts, open_store(settings.state))
     inner = Dispatcher()
     mounts: list[Mount] = []
     seen: dict[tuple[str, str], str] = {}

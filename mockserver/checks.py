@@ -7,6 +7,7 @@ catch requests that are well-formed yet cannot be honoured, each with the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mockserver.errors import InvalidRequest
@@ -46,3 +47,197 @@ def stream_options(body: dict[str, Any], streaming: bool) -> bool:
             param="stream_options.include_usage",
         )
     return include
+
+
+# --- tools --------------------------------------------------------------------------------
+
+def _schema_error(schema: Any) -> str | None:
+    """Why ``schema`` is not a usable JSON Schema (2020-12, as OpenAI accepts), or None."""
+    import jsonschema_rs
+
+    if not isinstance(schema, (dict, bool)):
+        return "a JSON Schema must be an object"
+    try:
+        jsonschema_rs.meta.validate(schema)
+    except jsonschema_rs.ValidationError as exc:
+        return exc.message
+    except Exception as exc:  # noqa: BLE001 - jsonschema_rs raises several kinds for broken schemas
+        return str(exc)
+    return None
+
+
+def _satisfiable(schema: Any, param: str) -> None:
+    """400 naming the path inside the schema when no instance can exist."""
+    from mockserver.sources.schema_instances import UnsatisfiableSchema, generate
+
+    problem = _schema_error(schema)
+    if problem:
+        raise InvalidRequest(f"Invalid schema for '{param}': {problem}.", param=param, code="invalid_schema")
+    try:
+        generate(schema, seed=0)
+    except UnsatisfiableSchema as exc:
+        raise InvalidRequest(
+            f"Invalid schema for '{param}': no value can satisfy it at {exc.path or '(root)'}: {exc.reason}.",
+            param=param, code="unsatisfiable_schema",
+        ) from None
+    except RecursionError:
+        raise InvalidRequest(f"Invalid schema for '{param}': it nests too deeply.", param=param,
+                             code="invalid_schema") from None
+
+
+def tools(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """name -> parameters schema of the function tools, checked."""
+    out: dict[str, dict[str, Any]] = {}
+    for i, tool in enumerate(body.get("tools") or []):
+        if not isinstance(tool, dict):
+            continue
+        fn = tool.get("function")
+        if tool.get("type", "function") != "function" or not isinstance(fn, dict):
+            raise InvalidRequest(f"Invalid 'tools[{i}]': only function tools are supported.", param=f"tools[{i}]")
+        name = fn.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest(f"Missing required parameter: 'tools[{i}].function.name'.",
+                                 param=f"tools[{i}].function.name")
+        if name in out:
+            raise InvalidRequest(f"Duplicate tool name {name!r} at 'tools[{i}].function.name'.",
+                                 param=f"tools[{i}].function.name", code="duplicate_tool_name")
+        params = fn.get("parameters", {"type": "object", "properties": {}})
+        _satisfiable(params, f"tools[{i}].function.parameters")
+        out[name] = params
+    return out
+
+
+def tool_choice(body: dict[str, Any], tools_by_name: dict[str, Any]) -> Any:
+    choice = body.get("tool_choice")
+    if choice is None:
+        return "auto" if tools_by_name else "none"
+    if choice in ("required",) or isinstance(choice, dict):
+        if not tools_by_name:
+            raise InvalidRequest("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
+                                 "are specified.", param="tool_choice")
+    if isinstance(choice, dict):
+        fn = choice.get("function") if isinstance(choice.get("function"), dict) else {}
+        name = fn.get("name")
+        if not isinstance(name, str):
+            raise InvalidRequest("Missing required parameter: 'tool_choice.function.name'.",
+                                 param="tool_choice.function.name")
+        if name not in tools_by_name:
+            raise InvalidRequest(
+                f"Invalid value for 'tool_choice.function.name': no tool named {name!r} "
+                f"(tools: {sorted(tools_by_name)}).", param="tool_choice.function.name")
+        return {"name": name}
+    return choice
+
+
+def tool_messages(messages: list[Any], *, offset: int = 0) -> None:
+    """Every tool result must answer a call an earlier assistant turn issued."""
+    issued: set[str] = set()
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict):
+            continue
+        calls = msg.get("tool_calls")
+        if msg.get("role") == "assistant" and isinstance(calls, list):
+            issued.update(c["id"] for c in calls if isinstance(c, dict) and isinstance(c.get("id"), str))
+        if msg.get("role") == "tool" and "tool_call_id" in msg and i >= offset:
+            ref = msg["tool_call_id"]
+            if ref not in issued:
+                where = f"messages[{i - offset}].tool_call_id"
+                raise InvalidRequest(
+                    f"Invalid value for '{where}': {ref!r} does not answer any tool call of an earlier "
+                    f"assistant message (issued: {sorted(issued) or 'none'}).", param=where, code="invalid_tool_call_id")
+
+
+# --- structured output and audio ----------------------------------------------------------
+
+def response_format(body: dict[str, Any]) -> dict[str, Any] | None:
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return None
+    spec = fmt.get("json_schema")
+    if not isinstance(spec, dict) or "schema" not in spec:
+        raise InvalidRequest("Missing required parameter: 'response_format.json_schema.schema'.",
+                             param="response_format.json_schema.schema")
+    _satisfiable(spec["schema"], "response_format.json_schema.schema")
+    return spec["schema"]
+
+
+def audio_output(body: dict[str, Any]) -> str | None:
+    """The voice, when audio output is asked for."""
+    if "audio" not in (body.get("modalities") or []):
+        return None
+    audio = body.get("audio")
+    voice = audio.get("voice") if isinstance(audio, dict) else None
+    if not isinstance(voice, str) or not voice:
+        raise InvalidRequest("Audio output ('modalities' includes 'audio') requires 'audio.voice'.",
+                             param="audio.voice", code="missing_voice")
+    return voice
+
+
+# --- multimodal input ---------------------------------------------------------------------
+
+@dataclass
+class InputFacts:
+    images: int = 0
+    audio_seconds: float = 0.0
+    audio_clips: int = 0
+
+
+def _data_url(url: str, where: str) -> None:
+    import base64
+    import binascii
+
+    header, sep, data = url[5:].partition(",")
+    if not sep:
+        raise InvalidRequest(f"Invalid value for '{where}': a data: URL needs a ',' before its data.", param=where)
+    parts = header.split(";")
+    if not parts[0] or "/" not in parts[0]:
+        raise InvalidRequest(f"Invalid value for '{where}': a data: URL must carry a media type "
+                             "(data:image/png;base64,...).", param=where)
+    if not parts[0].startswith("image/"):
+        raise InvalidRequest(f"Invalid value for '{where}': expected an image media type, got {parts[0]!r}.",
+                             param=where)
+    if "base64" not in parts[1:]:
+        raise InvalidRequest(f"Invalid value for '{where}': image data: URLs must be base64 (;base64,).",
+                             param=where)
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(f"Invalid value for '{where}': the data is not valid base64.", param=where) from None
+
+
+def input_parts(messages: list[Any]) -> InputFacts:
+    """Check image and audio parts beyond their schema; count what arrived."""
+    from mockserver.sources import audio
+
+    facts = InputFacts()
+    for i, msg in enumerate(messages):
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if not isinstance(content, list):
+            continue
+        for j, part in enumerate(content):
+            if not isinstance(part, dict):
+                continue
+            where = f"messages[{i}].content[{j}]"
+            if part.get("type") == "image_url":
+                url = part.get("image_url")
+                url = url.get("url") if isinstance(url, dict) else url
+                if isinstance(url, str) and url.startswith("data:"):
+                    _data_url(url, f"{where}.image_url")
+                facts.images += 1
+            elif part.get("type") == "input_audio":
+                clip = part.get("input_audio") if isinstance(part.get("input_audio"), dict) else {}
+                fmt, data = clip.get("format"), clip.get("data")
+                if fmt not in ("wav", "mp3"):
+                    raise InvalidRequest(f"Invalid value for '{where}.input_audio.format': expected 'wav' or "
+                                         f"'mp3', got {fmt!r}.", param=f"{where}.input_audio.format")
+                if not isinstance(data, str):
+                    raise InvalidRequest(f"Missing required parameter: '{where}.input_audio.data'.",
+                                         param=f"{where}.input_audio.data")
+                try:
+                    found = audio.inspect_clip(data, fmt)
+                except audio.AudioInputError as exc:
+                    raise InvalidRequest(f"Invalid value for '{where}.input_audio.data': {exc}.",
+                                         param=f"{where}.input_audio.data", code="invalid_audio") from None
+                facts.audio_seconds += found.seconds
+                facts.audio_clips += 1
+    return facts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="stream speed in tokens per second (default: 0, no delay)")
     serve.add_argument("--max-body", type=_size, default=DEFAULT_MAX_BODY, metavar="BYTES",
                        help="largest request body accepted, e.g. 10M (default: 10M)")
+    serve.add_argument("--state", default=None, metavar="FILE",
+                       help="keep state (ARK threads) in this SQLite file across restarts "
+                            "(default: SQLite in memory)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     lint = sub.add_parser("lint", help="report the defects of spec files",
@@ -86,12 +90,12 @@ def serve(args: argparse.Namespace) -> int:
     settings = Settings(
         host=args.host, port=args.port, specs=args.spec, overlays=args.overlay,
         errata=not args.no_errata, seed=args.seed, ttft_ms=args.ttft, tps=args.tps,
-        max_body=args.max_body,
+        max_body=args.max_body, state=args.state,
     )
     try:
         specs = load_specs(settings)
         app = build_app(settings, specs)
-    except (SpecError, OverlayError, LookupError) as exc:
+    except (SpecError, OverlayError, LookupError, sqlite3.Error) as exc:
         print(f"mockserver: cannot start: {exc}", file=sys.stderr)
         return 2
     for spec in specs:

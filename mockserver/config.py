@@ -21,3 +21,4 @@ class Settings:
     tps: float = 0.0
     max_body: int = DEFAULT_MAX_BODY
     log_requests: bool = True
+    state: str | None = None  # None: SQLite in memory; a path: a SQLite file

@@ -1,23 +1,25 @@
-"""The chat handler: one per operation, thin.
+"""The chat handler: one per operationId, thin.
 
-It runs the semantic checks, asks a source for a :class:`Reply`, and says how
-to send it (one JSON completion or a paced chunk stream). It never touches
-HTTP: the server module validates and sends what it returns.
+It reads the request through :mod:`mockserver.chat` (semantic checks), asks
+the generator for a :class:`Reply` (inside the thread's transaction when the
+request names a ``thread_id``), and says how to send it: one JSON completion
+or a paced chunk stream. It never touches HTTP: the server package validates
+and sends what it returns.
 """
 
 from __future__ import annotations
 
-import secrets
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from mockserver import checks, render, tokens
+from mockserver import checks, render
+from mockserver.chat import chat_request
 from mockserver.config import Settings
 from mockserver.contract import Operation
 from mockserver.errors import ContractViolation
-from mockserver.reply import Reply, Usage
+from mockserver.reply import Reply
 from mockserver.sources import generator
+from mockserver.state.store import ThreadStore
 from mockserver.stream import Pacing
 
 
@@ -29,6 +31,7 @@ class Call:
     body: Any
     headers: Mapping[str, str]
     settings: Settings
+    store: ThreadStore | None = None
 
 
 @dataclass
@@ -48,52 +51,41 @@ class StreamOutcome:
 Outcome = JsonOutcome | StreamOutcome
 
 
-def _model(call: Call) -> str:
-    model = call.body.get("model")
-    if isinstance(model, str) and model:
-        return model
-    example = (call.operation.request_properties.get("model") or {}).get("example")
-    return str(example) if example else "mock-model"
-
-
 def wants_stream(call: Call) -> bool:
-    value = call.body.get("stream")
+    value = call.body.get("stream") if isinstance(call.body, dict) else None
     return call.operation.stream_default if value is None else bool(value)
 
 
-def generated_reply(call: Call) -> Reply:
-    """The generator source: Faker text seeded by the normalized request."""
-    body = call.body
-    seed = generator.request_seed(call.settings.seed, body)
-    text = generator.assistant_text(seed)
-    finish = "stop"
-    limit = checks.token_limit(body)
-    if limit is not None and tokens.count(text) > limit:
-        text, finish = tokens.truncate(text, limit), "length"
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
-    return Reply(
-        id="chatcmpl-" + secrets.token_hex(12),
-        created=int(time.time()),
-        model=_model(call),
-        content=text,
-        finish_reason=finish,
-        usage=Usage(tokens.prompt_tokens(messages), tokens.count(text)),
-    )
+def _reply(call: Call) -> Reply:
+    op, body = call.operation, call.body
+    thread_id = body.get("thread_id") if isinstance(body, dict) and op.declares("thread_id") else None
+    if thread_id is None or call.store is None:
+        return generator.reply_for(chat_request(body, op), call.settings.seed)
+    # The thread's history, this turn and the reply are read and written in one
+    # transaction: concurrent turns on one thread are serialized, none lost.
+    with call.store.thread(str(thread_id)) as thread:
+        req = chat_request(body, op, history=thread.messages())
+        reply = generator.reply_for(req, call.settings.seed)
+        thread.append([*body.get("messages", []), render.message(reply)])
+    return reply
 
 
 async def create_chat_completion(call: Call) -> Outcome:
     op = call.operation
     streaming = wants_stream(call)
-    include_usage = checks.stream_options(call.body, streaming)
+    include_usage = checks.stream_options(call.body, streaming) if isinstance(call.body, dict) else False
     if streaming and not op.declares_stream:
         raise ContractViolation(
             f"This request streams ('stream' is {call.body.get('stream', 'unset, default true')}), but the "
             f"contract {op.spec} declares no text/event-stream response for {op.method} {op.path}, so no "
             "stream could be valid. Send \"stream\": false, or serve the spec with its errata."
         )
-    reply = generated_reply(call)
+    reply = _reply(call)
     if streaming:
-        pacing = Pacing(call.settings.ttft_ms, call.settings.tps)
+        ttft = call.settings.ttft_ms
+        if "reason" in reply.model.lower():
+            ttft *= generator.REASONING_TTFT_FACTOR
+        pacing = Pacing(ttft, call.settings.tps)
         return StreamOutcome(render.chunks(reply, op.facts, include_usage=include_usage), pacing)
     return JsonOutcome(render.completion(reply, op.facts))
 

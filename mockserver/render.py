@@ -60,6 +60,20 @@ def completion(reply: Reply, facts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+AUDIO_DATA_PIECE = 16 * 1024  # base64 characters per delta; a multiple of 4, so each piece decodes alone
+
+
+def audio_deltas(audio: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Audio as the API streams it: the id, transcript pieces, data pieces, then expiry."""
+    yield {"id": audio["id"]}
+    for piece in tokens.pieces(audio["transcript"]):
+        yield {"transcript": piece}
+    data = audio["data"]
+    for start in range(0, len(data), AUDIO_DATA_PIECE):
+        yield {"data": data[start:start + AUDIO_DATA_PIECE]}
+    yield {"expires_at": audio["expires_at"]}
+
+
 def _frame(reply: Reply) -> dict[str, Any]:
     return {"id": reply.id, "object": "chat.completion.chunk", "created": reply.created, "model": reply.model}
 
@@ -77,13 +91,15 @@ def chunks(reply: Reply, facts: dict[str, Any], *, include_usage: bool = False) 
             choice["finish_reason"] = None
         return {**frame, "choices": [choice]}
 
-    yield chunk({"role": "assistant", "content": ""})
+    yield chunk({"role": "assistant", "content": ""} if reply.audio is None else {"role": "assistant"})
     if reply.refusal is not None:
         for piece in tokens.pieces(reply.refusal):
             yield chunk({"refusal": piece})
     if reply.content:
         for piece in tokens.pieces(reply.content):
             yield chunk({"content": piece})
+    if reply.audio is not None:
+        yield from (chunk({"audio": part}) for part in audio_deltas(reply.audio))
     for index, call in enumerate(reply.tool_calls):
         yield chunk(
             {"tool_calls": [{"index": index, "id": call.id, "type": "function",

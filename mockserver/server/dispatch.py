@@ -37,10 +37,10 @@ class Dispatcher:
         contract: Contract = scope["mockserver.contract"]
         operation = contract.operations[routed_operation(scope)]
         scope["mockserver.operation"] = operation
-        call = Call(operation, scope.get("mockserver.body"), headers_dict(scope), scope["mockserver.state"].settings)
+        state = scope["mockserver.state"]
+        call = Call(operation, scope.get("mockserver.body"), headers_dict(scope), state.settings, state.store)
         outcome = await operation.handler(call)
         if isinstance(outcome, StreamOutcome):
-            state = scope["mockserver.state"]
             state.active_streams += 1
             try:
                 await send_stream(outcome, operation, receive, send)

@@ -1538,38 +1538,54 @@ class _Compiled:
 
     # ----------------------------------------------------------------- cost
 
-    def cost(self, parts: tuple, stack: tuple = ()) -> float:
-        """A rough size of the smallest instance of ``parts``, to pick cheap branches."""
-        hit = self._cost.get(parts)
+    def cost(self, parts: tuple, resolved: frozenset = frozenset(), _walk: dict | None = None) -> float:
+        """A rough size of the smallest instance of ``parts``, to pick cheap branches.
+
+        Choice groups are resolved one at a time, exactly as :meth:`gen` does,
+        so the estimate matches what generation will do.  Recursion is cut at
+        a cycle (counted as expensive); results computed below a cut are not
+        memoised because they depend on where the walk started.
+        """
+        key = (parts, resolved)
+        hit = self._cost.get(key)
         if hit is not None:
             return hit
-        if parts in stack or len(stack) > 8:
+        walk = _walk if _walk is not None else {"active": set(), "cut": False}
+        active = walk["active"]
+        if key in active or len(active) > 16:
+            walk["cut"] = True
             return 1000.0
-        stack = stack + (parts,)
+        active.add(key)
+        try:
+            c = self._cost_of(parts, resolved, walk)
+        finally:
+            active.discard(key)
+        if _walk is None or not walk["cut"]:
+            if len(self._cost) > 8192:
+                self._cost.clear()
+            self._cost[key] = c
+        return c
+
+    def _cost_of(self, parts: tuple, resolved: frozenset, walk: dict) -> float:
         try:
             eff = self.flatten(parts)
         except UnsatisfiableSchema:
-            self._cost[parts] = math.inf
             return math.inf
+        group = next((g for g in eff.groups if g[1] not in resolved), None)
+        if group is not None:
+            inner = resolved | {group[1]}
+            return min((self.cost(parts + opt, inner, walk) for opt in group[2]), default=math.inf)
         if eff.enum is not None:
-            c = 1.0
-        else:
-            types = eff.types if eff.types is not None else _ALL_TYPES
-            types = types - eff.not_types
-            if not types:
-                c = math.inf
-            elif types - {"array", "object"}:
-                c = 1.0
-            elif "array" in types:
-                n = eff.min_items[0] if eff.min_items else 0
-                c = 1.0 + (n * self.cost(self.item_site(eff, 0), stack) if n else 0)
-            else:
-                c = 1.0 + sum(self.cost(self.prop_site(eff, r), stack) for r in eff.required)
-        for _kind, _key, options in eff.groups:
-            c += min((self.cost(parts + opt, stack) for opt in options), default=0)
-        if not stack[:-1]:
-            self._cost[parts] = c
-        return c
+            return 1.0
+        types = (eff.types if eff.types is not None else _ALL_TYPES) - eff.not_types
+        if not types:
+            return math.inf
+        if types - {"array", "object"}:
+            return 1.0
+        if "array" in types:
+            n = eff.min_items[0] if eff.min_items else 0
+            return 1.0 + (n * self.cost(self.item_site(eff, 0), frozenset(), walk) if n else 0.0)
+        return 1.0 + sum(self.cost(self.prop_site(eff, r), frozenset(), walk) for r in eff.required)
 
     # ----------------------------------------------------------------- generation
 
@@ -1613,7 +1629,7 @@ class _Compiled:
         order = list(range(len(options)))
         cheap = ctx.minimal or depth >= ctx.max_depth
         if cheap:
-            order.sort(key=lambda i: self.cost(parts + options[i]))
+            order.sort(key=lambda i: self.cost(parts + options[i], resolved | {key}))
         else:
             ctx.rng.shuffle(order)
             # null-only branches read poorly in a mock; keep them as fallbacks

@@ -1,0 +1,125 @@
+"""SQLite state: in memory by default, a file with ``--state FILE``.
+
+A file database uses WAL so several readers and one writer (several worker
+processes of one machine) can share it; every change is one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import orjson
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS threads (
+    thread_id TEXT PRIMARY KEY,
+    created   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS thread_messages (
+    thread_id TEXT NOT NULL REFERENCES threads(thread_id) ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,
+    message   BLOB NOT NULL,
+    PRIMARY KEY (thread_id, seq)
+);
+"""
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = str(path) if path else ":memory:"
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    @contextmanager
+    def thread(self, thread_id: str) -> Iterator["ThreadTx"]:
+        """One thread, read and written in a single write transaction.
+
+        ``BEGIN IMMEDIATE`` takes SQLite's write lock at once, so two requests
+        on the same thread (in this process or another worker's) are
+        serialized: each reads the history the other left.
+        """
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield ThreadTx(db, thread_id)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def append(self, thread_id: str, messages: list[dict[str, Any]]) -> None:
+        with self.thread(thread_id) as tx:
+            tx.append(messages)
+
+    def messages(self, thread_id: str) -> list[dict[str, Any]] | None:
+        with self._lock:
+            exists = self._db.execute("SELECT 1 FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+            if not exists:
+                return None
+            rows = self._db.execute(
+                "SELECT message FROM thread_messages WHERE thread_id = ? ORDER BY seq", (thread_id,)
+            ).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
+    def threads(self) -> list[tuple[str, int]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT t.thread_id, COUNT(m.seq) FROM threads t "
+                "LEFT JOIN thread_messages m ON m.thread_id = t.thread_id "
+                "GROUP BY t.thread_id ORDER BY t.created, t.thread_id"
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def delete(self, thread_id: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM threads WHERE thread_id = ?", (thread_id,))
+        return cur.rowcount > 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class ThreadTx:
+    """A thread inside a write transaction (see :meth:`SQLiteStore.thread`)."""
+
+    def __init__(self, db: sqlite3.Connection, thread_id: str) -> None:
+        self._db = db
+        self.thread_id = thread_id
+
+    def messages(self) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT message FROM thread_messages WHERE thread_id = ? ORDER BY seq", (self.thread_id,)
+        ).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
+    def append(self, messages: list[dict[str, Any]]) -> None:
+        db = self._db
+        db.execute("INSERT OR IGNORE INTO threads(thread_id, created) VALUES (?, ?)", (self.thread_id, time.time()))
+        (last,) = db.execute(
+            "SELECT COALESCE(MAX(seq), -1) FROM thread_messages WHERE thread_id = ?", (self.thread_id,)
+        ).fetchone()
+        db.executemany(
+            "INSERT INTO thread_messages(thread_id, seq, message) VALUES (?, ?, ?)",
+            [(self.thread_id, last + 1 + i, orjson.dumps(m)) for i, m in enumerate(messages)],
+        )
+
+
+def open_store(url: str | None) -> SQLiteStore:
+    """``None`` or ``:memory:`` -> in memory; ``sqlite:///path`` or a path -> a file."""
+    if not url or url == ":memory:":
+        return SQLiteStore()
+    if url.startswith("sqlite:///"):
+        url = url[len("sqlite:///"):]
+    return SQLiteStore(Path(url))
