@@ -12,6 +12,17 @@ from typing import Any
 
 from mockserver.errors import InvalidRequest
 
+# The codes of errors raised here, for requests that pass the contract's
+# schema yet cannot be honoured. Schema failures use other codes
+# (invalid_value, invalid_type, missing_required_parameter, ambiguous_value),
+# so a contract test can tell "the mock refused a valid request" (a bug) from
+# "the request is valid JSON but means nothing" (documented here).
+SEMANTIC_CODES = frozenset({
+    "invalid_token_limit", "invalid_stream_options", "invalid_tool", "invalid_tool_choice",
+    "invalid_tool_call_id", "duplicate_tool_name", "invalid_schema", "unsatisfiable_schema",
+    "missing_voice", "invalid_image_url", "invalid_audio",
+})
+
 
 def token_limit(body: dict[str, Any]) -> int | None:
     """``max_completion_tokens`` (preferred) or ``max_tokens``, if sent."""
@@ -22,7 +33,7 @@ def token_limit(body: dict[str, Any]) -> int | None:
                 raise InvalidRequest(
                     f"Invalid '{name}': expected an integer greater than or equal to 1, got {value!r}.",
                     param=name,
-                    code="invalid_value",
+                    code="invalid_token_limit",
                 )
             return value
     return None
@@ -34,17 +45,20 @@ def stream_options(body: dict[str, Any], streaming: bool) -> bool:
     if options is None:
         return False
     if not isinstance(options, dict):
-        raise InvalidRequest("Invalid 'stream_options': expected an object.", param="stream_options")
+        raise InvalidRequest("Invalid 'stream_options': expected an object.", param="stream_options",
+                             code="invalid_stream_options")
     if not streaming:
         raise InvalidRequest(
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
             param="stream_options",
+            code="invalid_stream_options",
         )
     include = options.get("include_usage", False)
     if not isinstance(include, bool):
         raise InvalidRequest(
             "Invalid 'stream_options.include_usage': expected a boolean.",
             param="stream_options.include_usage",
+            code="invalid_stream_options",
         )
     return include
 
@@ -93,11 +107,12 @@ def tools(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
             continue
         fn = tool.get("function")
         if tool.get("type", "function") != "function" or not isinstance(fn, dict):
-            raise InvalidRequest(f"Invalid 'tools[{i}]': only function tools are supported.", param=f"tools[{i}]")
+            raise InvalidRequest(f"Invalid 'tools[{i}]': only function tools are supported.", param=f"tools[{i}]",
+                                 code="invalid_tool")
         name = fn.get("name")
         if not isinstance(name, str) or not name:
             raise InvalidRequest(f"Missing required parameter: 'tools[{i}].function.name'.",
-                                 param=f"tools[{i}].function.name")
+                                 param=f"tools[{i}].function.name", code="invalid_tool")
         if name in out:
             raise InvalidRequest(f"Duplicate tool name {name!r} at 'tools[{i}].function.name'.",
                                  param=f"tools[{i}].function.name", code="duplicate_tool_name")
@@ -114,17 +129,18 @@ def tool_choice(body: dict[str, Any], tools_by_name: dict[str, Any]) -> Any:
     if choice in ("required",) or isinstance(choice, dict):
         if not tools_by_name:
             raise InvalidRequest("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
-                                 "are specified.", param="tool_choice")
+                                 "are specified.", param="tool_choice", code="invalid_tool_choice")
     if isinstance(choice, dict):
         fn = choice.get("function") if isinstance(choice.get("function"), dict) else {}
         name = fn.get("name")
         if not isinstance(name, str):
             raise InvalidRequest("Missing required parameter: 'tool_choice.function.name'.",
-                                 param="tool_choice.function.name")
+                                 param="tool_choice.function.name", code="invalid_tool_choice")
         if name not in tools_by_name:
             raise InvalidRequest(
                 f"Invalid value for 'tool_choice.function.name': no tool named {name!r} "
-                f"(tools: {sorted(tools_by_name)}).", param="tool_choice.function.name")
+                f"(tools: {sorted(tools_by_name)}).", param="tool_choice.function.name",
+                code="invalid_tool_choice")
         return {"name": name}
     return choice
 
@@ -156,7 +172,7 @@ def response_format(body: dict[str, Any]) -> dict[str, Any] | None:
     spec = fmt.get("json_schema")
     if not isinstance(spec, dict) or "schema" not in spec:
         raise InvalidRequest("Missing required parameter: 'response_format.json_schema.schema'.",
-                             param="response_format.json_schema.schema")
+                             param="response_format.json_schema.schema", code="invalid_schema")
     _satisfiable(spec["schema"], "response_format.json_schema.schema")
     return spec["schema"]
 
@@ -186,23 +202,23 @@ def _data_url(url: str, where: str) -> None:
     import base64
     import binascii
 
+    def bad(why: str) -> InvalidRequest:
+        return InvalidRequest(f"Invalid value for '{where}': {why}.", param=where, code="invalid_image_url")
+
     header, sep, data = url[5:].partition(",")
     if not sep:
-        raise InvalidRequest(f"Invalid value for '{where}': a data: URL needs a ',' before its data.", param=where)
+        raise bad("a data: URL needs a ',' before its data")
     parts = header.split(";")
     if not parts[0] or "/" not in parts[0]:
-        raise InvalidRequest(f"Invalid value for '{where}': a data: URL must carry a media type "
-                             "(data:image/png;base64,...).", param=where)
+        raise bad("a data: URL must carry a media type (data:image/png;base64,...)")
     if not parts[0].startswith("image/"):
-        raise InvalidRequest(f"Invalid value for '{where}': expected an image media type, got {parts[0]!r}.",
-                             param=where)
+        raise bad(f"expected an image media type, got {parts[0]!r}")
     if "base64" not in parts[1:]:
-        raise InvalidRequest(f"Invalid value for '{where}': image data: URLs must be base64 (;base64,).",
-                             param=where)
+        raise bad("image data: URLs must be base64 (;base64,)")
     try:
         base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidRequest(f"Invalid value for '{where}': the data is not valid base64.", param=where) from None
+        raise bad("the data is not valid base64") from None
 
 
 def input_parts(messages: list[Any]) -> InputFacts:
@@ -229,7 +245,8 @@ def input_parts(messages: list[Any]) -> InputFacts:
                 fmt, data = clip.get("format"), clip.get("data")
                 if fmt not in ("wav", "mp3"):
                     raise InvalidRequest(f"Invalid value for '{where}.input_audio.format': expected 'wav' or "
-                                         f"'mp3', got {fmt!r}.", param=f"{where}.input_audio.format")
+                                         f"'mp3', got {fmt!r}.", param=f"{where}.input_audio.format",
+                                         code="invalid_audio")
                 if not isinstance(data, str):
                     raise InvalidRequest(f"Missing required parameter: '{where}.input_audio.data'.",
                                          param=f"{where}.input_audio.data")

@@ -93,6 +93,7 @@ class Violation:
     path: tuple[Any, ...]
     message: str
     rule: str  # the schema keyword path, e.g. "properties/messages/items/oneOf"
+    code: str = "invalid_value"  # or invalid_type, missing_required_parameter, ambiguous_value
 
     @property
     def param(self) -> str | None:
@@ -114,6 +115,19 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _fast_format(name: str) -> Any:
+    check = jsonschema_rs.Draft4Validator({"format": name}, validate_formats=True)
+    return lambda value: check.is_valid(value)
+
+
+# The explaining validator must judge formats as the fast one does (python's
+# jsonschema skips "uri" without an optional package), or it would not find
+# the error the fast validator reported.
+_FORMATS = jsonschema.FormatChecker()
+for _name in ("uri", "uri-reference", "email", "date-time", "date", "time", "ipv4", "ipv6", "hostname", "uuid"):
+    _FORMATS.checks(_name)(_fast_format(_name))
+
+
 class SchemaValidator:
     """One schema of a served spec, compiled once at start-up.
 
@@ -126,9 +140,7 @@ class SchemaValidator:
         self.schema = schema
         self._root = {**schema, "components": components} if isinstance(schema, dict) else schema
         self._fast = jsonschema_rs.Draft4Validator(self._root, validate_formats=True)
-        self._slow = jsonschema.Draft4Validator(
-            self._root, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER
-        )
+        self._slow = jsonschema.Draft4Validator(self._root, format_checker=_FORMATS)
 
     def is_valid(self, instance: Any) -> bool:
         return self._fast.is_valid(instance)
@@ -149,7 +161,7 @@ class SchemaValidator:
         """Raise a 400 naming the offending field if ``instance`` is invalid."""
         found = self.violation(instance)
         if found is not None:
-            raise InvalidRequest(found.message, param=found.param, code="invalid_value")
+            raise InvalidRequest(found.message, param=found.param, code=found.code)
 
     def check_response(self, instance: Any, *, what: str) -> None:
         """Raise a ContractViolation (logged) if the mock is about to lie."""
@@ -196,11 +208,13 @@ def _explain(err: jsonschema.ValidationError) -> Violation:
             "although the contract's oneOf requires exactly one. This is an ambiguity in the "
             "contract itself; run `mockserver lint` to see it and the erratum that fixes it.",
             rule,
+            "ambiguous_value",
         )
     if err.validator == "required":
         missing = err.message.split("'")[1] if "'" in err.message else str(err.validator_value)
         full = (*path, missing)
-        return Violation(full, f"Missing required parameter: '{format_param(full)}'.", rule)
+        return Violation(full, f"Missing required parameter: '{format_param(full)}'.", rule,
+                         "missing_required_parameter")
     if err.validator == "type":
         expected = err.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
@@ -209,6 +223,7 @@ def _explain(err: jsonschema.ValidationError) -> Violation:
             f"Invalid type for '{format_param(path) or 'body'}': expected {expected}, "
             f"but got {_describe_type(err.instance)} instead.",
             rule,
+            "invalid_type",
         )
     if err.validator == "enum":
         return Violation(
@@ -245,6 +260,7 @@ def _explain_branches(err: jsonschema.ValidationError, path: tuple, rule: str) -
             f"Invalid type for '{format_param(path) or 'body'}': expected {' or '.join(expected)}, "
             f"but got {_describe_type(err.instance)} instead.",
             rule,
+            "invalid_type",
         )
     tagged = {k: v for k, v in branches.items() if not any(_is_discriminator_miss(e, depth) for e in v)}
     if tagged and len(tagged) < len(branches):

@@ -152,7 +152,7 @@ def test_sdk_sees_openai_errors(ark, mm):
         "message": "Invalid type for 'messages[0].content': expected string or array, but got an integer instead.",
         "type": "invalid_request_error",
         "param": "messages[0].content",
-        "code": "invalid_value",
+        "code": "invalid_type",
     }
     with pytest.raises(openai.BadRequestError) as caught:
         ark.chat.completions.create(model="m", messages=[{"role": "robot", "content": "x"}])

@@ -117,6 +117,7 @@ def _unsat(path: Path, reason: str, *, soft: bool = False) -> UnsatisfiableSchem
 
 _TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
 _MINIMAL_TYPE_ORDER = {t: i for i, t in enumerate(_TYPES)}
+_NATURAL_TYPE_ORDER = ("string", "number", "integer", "boolean", "object", "array", "null")
 
 
 def _type_of(value: Any) -> str:
@@ -376,6 +377,63 @@ def _format_values(fmt: str, rng: random.Random) -> list[str]:
     return []
 
 
+def _format_fit(fmt: str, rng: random.Random, lo: int, hi: int | None) -> list[str]:
+    """Format values built to a target length, for tight minLength/maxLength.
+
+    Natural values (``https://www.example.com/``) are tried first; these are
+    the fallbacks that still satisfy the format at unusual lengths.
+    """
+    cap = hi if hi is not None else max(lo, 1) + 20
+    target = max(lo, min(cap, lo + rng.randint(0, 4)))
+
+    def letters(n: int) -> str:
+        return "".join(rng.choice(string.ascii_lowercase) for _ in range(max(n, 0)))
+
+    def host(n: int) -> str:
+        # labels of at most 63 characters, ending in a two-letter TLD
+        if n < 4:
+            return ""
+        body = n - 3
+        labels, rest = [], body
+        while rest > 0:
+            size = min(rest, 63)
+            if rest - size == 1:  # never leave a trailing 1-char gap needing an empty label
+                size -= 1
+            labels.append(letters(size))
+            rest -= size + 1
+        name = ".".join(labels)
+        return (name + "." + letters(2))[:n] if len(name) + 3 == n else ""
+
+    out: list[str] = []
+    if fmt in ("hostname", "idn-hostname"):
+        out += [host(target), host(max(lo, 4)), "a.io", "localhost"[: max(lo, 1)]]
+        if lo <= 1 <= cap:
+            out.append("a")
+    elif fmt in ("email", "idn-email"):
+        for n in (target, max(lo, 6)):
+            local = max(1, min(64, n - 5))
+            out.append(letters(local) + "@b.io" if n - 5 <= 64 else letters(64) + "@" + host(n - 65))
+        out += ["a@b.io", "a@b"]
+    elif fmt in ("uri", "iri", "url"):
+        out += ["https://a.io/" + letters(target - 13), "a:" + letters(max(target - 2, 1)), "a:b", "a:"]
+    elif fmt in ("uri-reference", "iri-reference"):
+        out += [letters(max(target, 1)), "/" + letters(target - 1)]
+    elif fmt == "ipv4":
+        n = min(max(target, 7), 15)
+        octets = [1, 1, 1, 1]
+        for i in range(n - 7):
+            octets[i % 4] += 1
+        out.append(".".join(str(rng.randint(10 ** (d - 1) if d > 1 else 1, 10**d - 1 if d < 3 else 254))
+                            for d in octets))
+    elif fmt == "ipv6":
+        out += ["::1", "::", "::" + "abcd"[: max(1, min(4, target - 2))], str(ipaddress.IPv6Address(rng.getrandbits(128))).upper(),
+                ":".join("%04x" % rng.getrandbits(16) for _ in range(8))]
+    return [c for c in out if c and lo <= len(c) <= cap]
+
+
+_FORMAT_WIDTH = {"date": 10, "uuid": 36}
+
+
 # --------------------------------------------------------------------------- Faker pools
 
 _POOL_SIZE = 200
@@ -598,8 +656,6 @@ _STRING_HINT_KINDS = frozenset(_POOL_MAKERS) | {
 # --------------------------------------------------------------------------- regex generator
 
 _PRINTABLE = "".join(chr(c) for c in range(32, 127))
-_DIGITS = string.digits
-_WORD = string.ascii_letters + string.digits + "_"
 _NICE = string.ascii_letters + string.digits
 _EXTRA_CHARS = "éüñçøåßÉ€£"
 _R_DIGIT = ((48, 57),)
@@ -1074,7 +1130,7 @@ def _regex_strings(pattern: str, lo: int, hi: int | None, rng: random.Random,
     """Candidate strings for ``pattern`` within [lo, hi] characters (unverified)."""
     ast = _parse_regex(pattern)
     if ast is None:
-        yield from _fallback_strings(lo, hi, rng)
+        yield from _fallback_strings(lo, hi)
         return
     pmx = ast.mx if ast.mx is not None else max(lo, ast.mn) + 64
     L = max(lo, ast.mn)
@@ -1104,7 +1160,7 @@ def _regex_strings(pattern: str, lo: int, hi: int | None, rng: random.Random,
         yield s
 
 
-def _fallback_strings(lo: int, hi: int | None, rng: random.Random) -> Iterator[str]:
+def _fallback_strings(lo: int, hi: int | None) -> Iterator[str]:
     """Blind guesses for patterns the regex generator cannot model."""
     for base in ("a", "abc", "A1", "example", "test123", "ABC", "1", "12345", "a-b_c",
                  "2024-01-01", "user@example.com", "https://example.com", "Hello World"):
@@ -1131,7 +1187,7 @@ class _Eff:
         "lower", "upper", "mults", "min_len", "max_len", "patterns", "formats",
         "min_items", "max_items", "unique", "arrays", "contains",
         "objs", "required", "min_props", "max_props", "prop_names", "dep_required",
-        "nots", "groups", "check", "kinds",
+        "nots", "groups", "check", "kinds", "typed_nots",
     )
 
     def __init__(self) -> None:
@@ -1163,6 +1219,7 @@ class _Eff:
         self.groups: list = []            # (kind, key, options[tuple of parts])
         self.check = False                # validate locally after generation
         self.kinds: set = set()           # keyword families seen, for type inference
+        self.typed_nots: list = []        # (path, types, keyword, value): not {type, one bound}
 
 
 def _intersect_types(a: frozenset, b: frozenset) -> frozenset:
@@ -1189,8 +1246,6 @@ def _py_multiple_ok(value: Any, raw: Any) -> bool:
             return q == int(q)
         except (OverflowError, ZeroDivisionError):
             return False
-    if isinstance(value, float):
-        return value % raw == 0
     return value % raw == 0
 
 
@@ -1205,17 +1260,40 @@ def _num(x: Any) -> str:
 # --------------------------------------------------------------------------- compiled schema
 
 _ALL_TYPES = frozenset(_TYPES)
+# not {kw: v} for a single numeric bound -> (is a lower bound, exclusive) of the inverse
+_INVERT_NUMBER = {
+    "minimum": (False, True), "exclusiveMinimum": (False, False),
+    "maximum": (True, True), "exclusiveMaximum": (True, False),
+}
+# not {kw: n} for a single size -> (type, attribute, delta, is a minimum) of the inverse
+_INVERT_LENGTH = {
+    "minLength": ("string", "max_len", -1, False), "maxLength": ("string", "min_len", 1, True),
+    "minItems": ("array", "max_items", -1, False), "maxItems": ("array", "min_items", 1, True),
+    "minProperties": ("object", "max_props", -1, False), "maxProperties": ("object", "min_props", 1, True),
+}
 _OBJECT_KEYS = ("properties", "patternProperties", "additionalProperties", "unevaluatedProperties")
 
 
 class _Ctx:
-    __slots__ = ("rng", "minimal", "max_depth", "budget")
+    """Per-call state: the random stream, the mode, and a bound on total work."""
+
+    __slots__ = ("rng", "minimal", "max_depth", "budget", "explore")
 
     def __init__(self, rng: random.Random, minimal: bool, max_depth: int) -> None:
         self.rng = rng
         self.minimal = minimal
         self.max_depth = max_depth
         self.budget = 20000
+        # Set while retrying after a failed check: untyped schemas then try
+        # every type in random order instead of the most natural one.
+        self.explore = False
+
+
+def _allowed_types(eff: "_Eff") -> set:
+    allowed = set(eff.types if eff.types is not None else _ALL_TYPES) - eff.not_types
+    if "number" in eff.not_types:
+        allowed.discard("integer")  # every integer is a number
+    return allowed
 
 
 class _Compiled:
@@ -1297,7 +1375,11 @@ class _Compiled:
                 v = self.validator
             else:
                 if self._registry is None:
-                    self._registry = jsonschema_rs.Registry([(self._base, self.root)])
+                    doc = self.root
+                    if self._base != self.root_id and isinstance(doc, dict) and "$id" in doc:
+                        # a relative $id cannot be resolved against our synthetic base
+                        doc = {k: v for k, v in doc.items() if k != "$id"}
+                    self._registry = jsonschema_rs.Registry([(self._base, doc)])
                 pointer = "".join(
                     "/" + quote(str(t).replace("~", "~0").replace("/", "~1"), safe="")
                     for t in part
@@ -1318,6 +1400,12 @@ class _Compiled:
             visited: set = set()
             for part in parts:
                 self._collect(part, eff, visited)
+            for path, ntypes, kw, v in eff.typed_nots:
+                # not {type: T, bound}: once the value must be a T, only the bound is negated
+                if eff.types is not None and all(
+                    t in ntypes or (t == "integer" and "number" in ntypes) for t in eff.types
+                ):
+                    self._invert(eff, path, kw, v)
             if len(self._flat) > 8192:
                 self._flat.clear()
             self._flat[parts] = eff
@@ -1330,9 +1418,8 @@ class _Compiled:
         if part and part[0] == _NEG:
             target = self.node_at(part[1:])
             if _is_trivially_true(target):
-                raise _unsat(part[1:], "the else-branch needs a value failing `if`, but `if` accepts everything")
-            eff.nots.append(part[1:])
-            eff.check = True
+                raise _unsat(part[1:], "a value must fail this schema, but it accepts everything")
+            self._negate(target, part[1:], eff, visited)
             return
         node = self.node_at(part)
         if node is True:
@@ -1349,17 +1436,7 @@ class _Compiled:
 
         t = node.get("type")
         if t is not None:
-            tset = frozenset([t] if isinstance(t, str) else t)
-            if eff.types is None:
-                eff.types, eff.types_path = tset, part + ("type",)
-            else:
-                merged = _intersect_types(eff.types, tset)
-                if not merged:
-                    raise _unsat(
-                        part + ("type",),
-                        f"type {sorted(tset)} contradicts type {sorted(eff.types)} at {_fmt_path(eff.types_path)}",
-                    )
-                eff.types, eff.types_path = merged, part + ("type",)
+            self._merge_types(eff, frozenset([t] if isinstance(t, str) else t), part + ("type",))
 
         for kw in ("enum", "const"):
             if kw not in node:
@@ -1384,15 +1461,7 @@ class _Compiled:
             v = node.get(kw)
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 eff.kinds.add("number")
-                bound = (v, excl, part + (kw,))
-                if is_lower:
-                    cur = eff.lower
-                    if cur is None or v > cur[0] or (v == cur[0] and excl and not cur[1]):
-                        eff.lower = bound
-                else:
-                    cur = eff.upper
-                    if cur is None or v < cur[0] or (v == cur[0] and excl and not cur[1]):
-                        eff.upper = bound
+                self._bound(eff, v, excl, part + (kw,), is_lower)
         m = node.get("multipleOf")
         if isinstance(m, (int, float)) and not isinstance(m, bool) and m > 0:
             eff.kinds.add("number")
@@ -1412,9 +1481,7 @@ class _Compiled:
             v = node.get(kw)
             if isinstance(v, int) and not isinstance(v, bool):
                 eff.kinds.add("string" if "Length" in kw else "array" if "Items" in kw else "object")
-                cur = getattr(eff, attr)
-                if cur is None or (v > cur[0] if take_max else v < cur[0]):
-                    setattr(eff, attr, (v, part + (kw,)))
+                self._size(eff, attr, v, part + (kw,), take_max)
         if isinstance(node.get("pattern"), str):
             eff.kinds.add("string")
             eff.patterns.append((node["pattern"], part + ("pattern",)))
@@ -1466,17 +1533,7 @@ class _Compiled:
             neg = node["not"]
             if _is_trivially_true(neg):
                 raise _unsat(part + ("not",), "`not` of a schema that accepts everything rejects every value")
-            if isinstance(neg, dict):
-                nt = neg.get("type")
-                if isinstance(nt, (str, list)) and set(neg) <= {"type", "description", "title"}:
-                    eff.not_types |= {nt} if isinstance(nt, str) else set(nt)
-                for kw in ("enum", "const"):
-                    if kw in neg and set(neg) <= {kw, "description", "title", "type"}:
-                        vals = neg[kw] if kw == "enum" else [neg[kw]]
-                        if isinstance(vals, list):
-                            eff.not_values |= {_jkey(v) for v in vals}
-            eff.nots.append(part + ("not",))
-            eff.check = True
+            self._negate(neg, part + ("not",), eff, visited)
 
         for kw in ("allOf",):
             subs = node.get(kw)
@@ -1484,14 +1541,99 @@ class _Compiled:
                 for i in range(len(subs)):
                     self._collect(part + (kw, i), eff, visited)
 
-        for kw in ("anyOf", "oneOf"):
-            subs = node.get(kw)
-            if isinstance(subs, list) and subs:
-                eff.groups.append((kw, part + (kw,), tuple((part + (kw, i),) for i in range(len(subs)))))
+        subs = node.get("anyOf")
+        if isinstance(subs, list) and subs:
+            eff.groups.append(("anyOf", part + ("anyOf",), tuple((part + ("anyOf", i),) for i in range(len(subs)))))
+        subs = node.get("oneOf")
+        if isinstance(subs, list) and subs:
+            # Branch i, and none of the others: generation then steers away
+            # from overlaps (excluded types, values, inverted bounds).
+            branches = [part + ("oneOf", i) for i in range(len(subs))]
+            eff.groups.append(("oneOf", part + ("oneOf",), tuple(
+                (b,) + tuple((_NEG,) + o for o in branches if o != b) for b in branches)))
         if "if" in node and ("then" in node or "else" in node):
             yes = (part + ("if",),) + ((part + ("then",),) if "then" in node else ())
             no = ((_NEG,) + part + ("if",),) + ((part + ("else",),) if "else" in node else ())
             eff.groups.append(("if", part + ("if",), (yes, no)))
+
+    def _negate(self, neg: Any, path: Path, eff: _Eff, visited: set) -> None:
+        """Record that the value must NOT match ``neg`` (at ``path``).
+
+        Simple negations become positive constraints the generators honour
+        directly: ``not {type}`` excludes types, ``not {enum/const}`` excludes
+        values, and ``not`` of a single bound is inverted (``not {minimum: 5}``
+        is "a number below 5", because non-numbers satisfy ``minimum``).
+        Everything is also checked with a validator after generation.
+        """
+        eff.nots.append(path)
+        eff.check = True
+        if not isinstance(neg, dict):
+            return
+        keys = {k for k in neg if k not in _ANNOTATIONS and not k.startswith("x-")}
+        if keys == {"not"}:  # not {not: X} is X
+            self._collect(path + ("not",), eff, visited)
+            return
+        nt = neg.get("type")
+        if keys == {"type"} and isinstance(nt, (str, list)):
+            eff.not_types |= {nt} if isinstance(nt, str) else set(nt)
+            return
+        for kw in ("enum", "const"):
+            if kw in keys and keys <= {kw, "type"}:
+                vals = neg[kw] if kw == "enum" else [neg[kw]]
+                if isinstance(vals, list):
+                    eff.not_values |= {_jkey(v) for v in vals}
+                return
+        # Only a lone bound inverts cleanly: not (type AND bound) is a disjunction,
+        # unless the value is known to have that type - decided after flattening.
+        if len(keys) == 2 and "type" in keys and isinstance(nt, (str, list)):
+            (kw,) = keys - {"type"}
+            if kw in _INVERT_NUMBER or kw in _INVERT_LENGTH:
+                eff.typed_nots.append((path, frozenset([nt] if isinstance(nt, str) else nt), kw, neg[kw]))
+            return
+        if len(keys) != 1:
+            return
+        (kw,) = keys
+        self._invert(eff, path, kw, neg[kw])
+
+    def _invert(self, eff: _Eff, path: Path, kw: str, v: Any) -> None:
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            return
+        if kw in _INVERT_NUMBER:
+            self._merge_types(eff, frozenset(["number"]), path + (kw,))
+            is_lower, excl = _INVERT_NUMBER[kw]
+            self._bound(eff, v, excl, path + (kw,), is_lower)
+        elif kw in _INVERT_LENGTH:
+            family, attr, delta, take_max = _INVERT_LENGTH[kw]
+            if v + delta < 0:
+                return
+            self._merge_types(eff, frozenset([family]), path + (kw,))
+            self._size(eff, attr, int(v) + delta, path + (kw,), take_max)
+
+    @staticmethod
+    def _merge_types(eff: _Eff, tset: frozenset, path: Path) -> None:
+        if eff.types is None:
+            eff.types, eff.types_path = tset, path
+            return
+        merged = _intersect_types(eff.types, tset)
+        if not merged:
+            raise _unsat(path, f"type {sorted(tset)} contradicts type {sorted(eff.types)} at {_fmt_path(eff.types_path)}")
+        eff.types, eff.types_path = merged, path
+
+    @staticmethod
+    def _bound(eff: _Eff, v: Any, excl: bool, path: Path, is_lower: bool) -> None:
+        cur = eff.lower if is_lower else eff.upper
+        tighter = cur is None or (v > cur[0] if is_lower else v < cur[0]) or (v == cur[0] and excl and not cur[1])
+        if tighter:
+            if is_lower:
+                eff.lower = (v, excl, path)
+            else:
+                eff.upper = (v, excl, path)
+
+    @staticmethod
+    def _size(eff: _Eff, attr: str, v: int, path: Path, take_max: bool) -> None:
+        cur = getattr(eff, attr)
+        if cur is None or (v > cur[0] if take_max else v < cur[0]):
+            setattr(eff, attr, (v, path))
 
     # ----------------------------------------------------------------- sites
 
@@ -1577,7 +1719,7 @@ class _Compiled:
             return min((self.cost(parts + opt, inner, walk) for opt in group[2]), default=math.inf)
         if eff.enum is not None:
             return 1.0
-        types = (eff.types if eff.types is not None else _ALL_TYPES) - eff.not_types
+        types = _allowed_types(eff)
         if not types:
             return math.inf
         if types - {"array", "object"}:
@@ -1604,13 +1746,24 @@ class _Compiled:
         tries = 6 if (eff.check or eff.not_values) else 1
         last: UnsatisfiableSchema | None = None
         for attempt in range(tries):
-            saved = ctx.minimal
-            if attempt >= 2:
+            saved = ctx.minimal, ctx.explore
+            # Retry schedule: as asked; other types; the opposite size regime
+            # (edge values like "" and 0 often escape a `not`); then wander.
+            if attempt == 2:
+                ctx.minimal = not saved[0]
+            elif attempt >= 3:
                 ctx.minimal = False
+            if attempt >= 1:
+                ctx.explore = True
             try:
                 value = self._gen_plain(eff, parts, depth, ctx, hint)
+            except UnsatisfiableSchema as exc:
+                if tries == 1 or not exc.soft:
+                    raise
+                last = exc
+                continue
             finally:
-                ctx.minimal = saved
+                ctx.minimal, ctx.explore = saved
             if tries == 1:
                 return value
             bad = next((p for p in eff.nots if self.sub_valid(p, value)), None)
@@ -1639,16 +1792,18 @@ class _Compiled:
         for i in order:
             sub = parts + options[i]
             for attempt in range(4 if kind == "oneOf" else 1):
-                saved = ctx.minimal
+                saved = ctx.minimal, ctx.explore
                 if attempt >= 1:
                     ctx.minimal = False
+                if attempt >= 2:
+                    ctx.explore = True
                 try:
                     value = self.gen(sub, depth, ctx, hint, resolved)
                 except UnsatisfiableSchema as exc:
                     errors.append(exc)
                     break
                 finally:
-                    ctx.minimal = saved
+                    ctx.minimal, ctx.explore = saved
                 if kind != "oneOf":
                     return value
                 matches = sum(1 for opt in options if self.sub_valid(opt[0], value))
@@ -1697,16 +1852,20 @@ class _Compiled:
             hard = [e for e in errors if not e.soft]
             raise (hard or errors)[0]
         path = eff.types_path if eff.types is not None else (eff.nots[0] if eff.nots else parts[0])
-        raise _unsat(path, "every allowed type is excluded by `not`")
+        raise _unsat(path, "every allowed type is excluded by `not` or by another oneOf branch")
 
     def _type_order(self, eff: _Eff, ctx: _Ctx, depth: int, hint: str | None) -> list[str]:
-        allowed = set(eff.types if eff.types is not None else _ALL_TYPES) - eff.not_types
-        if "number" in allowed and "integer" in allowed:
+        allowed = _allowed_types(eff)
+        if "number" in allowed and "integer" in allowed and not ctx.explore:
             allowed.discard("integer")  # the number generator covers integers too
         if not allowed:
             return []
         if ctx.minimal and eff.types is not None:
             return sorted(allowed, key=_MINIMAL_TYPE_ORDER.__getitem__)
+        if ctx.explore:
+            order = sorted(allowed, key=_MINIMAL_TYPE_ORDER.__getitem__)
+            ctx.rng.shuffle(order)
+            return order
         preferred: list[str] = []
         if eff.types is None:
             for fam in ("object", "array", "string", "number"):
@@ -1718,7 +1877,10 @@ class _Compiled:
                     preferred.append("number")
                 elif "string" in allowed:
                     preferred.append("string")
-            rest = sorted(allowed - set(preferred), key=_MINIMAL_TYPE_ORDER.__getitem__)
+            if ctx.minimal:
+                rest = sorted(allowed - set(preferred), key=_MINIMAL_TYPE_ORDER.__getitem__)
+            else:
+                rest = [t for t in _NATURAL_TYPE_ORDER if t in allowed and t not in preferred]
             return preferred + rest
         non_null = [t for t in _TYPES if t in allowed and t != "null"]
         ctx.rng.shuffle(non_null)
@@ -1775,6 +1937,9 @@ class _Compiled:
                 yield from _hint_strings(kind, rng)
             for f in formats:
                 yield from _format_values(f, rng)
+            if formats and (lo or hi is not None):
+                for f in formats:
+                    yield from _format_fit(f, rng, lo, hi)
             for p, _ in patterns:
                 yield from _regex_strings(p, lo, hi, rng, ctx.minimal)
             if not patterns:
@@ -1794,7 +1959,11 @@ class _Compiled:
             raise _unsat(path, reason, soft=not impossible)
         if eff.formats:
             f, path = eff.formats[0]
-            raise _unsat(path, f"no {f!r} string fits length [{lo}, {'∞' if hi is None else hi}]")
+            # Fixed-width formats are provably impossible outside their width.
+            width = _FORMAT_WIDTH.get(f)
+            impossible = width is not None and (width < lo or (hi is not None and width > hi))
+            raise _unsat(path, f"no {f!r} string fits length [{lo}, {'∞' if hi is None else hi}]",
+                         soft=not impossible)
         raise _unsat(eff.nots[0] if eff.nots else (eff.min_len or eff.max_len or ((),))[-1],
                      "could not generate a string for these constraints", soft=True)
 
@@ -1834,7 +2003,11 @@ class _Compiled:
         if integer:
             step = Fraction(1) if step is None else _lcm(step, Fraction(1))
 
+        no_integers = "integer" in eff.not_types
+
         def ok(v: int | float) -> bool:
+            if no_integers and (isinstance(v, int) or v.is_integer()):
+                return False
             if lower and (v < lower[0] or (lower[1] and v == lower[0])):
                 return False
             if upper and (v > upper[0] or (upper[1] and v == upper[0])):
@@ -1990,16 +2163,18 @@ class _Compiled:
             value: Any = missing
             err: UnsatisfiableSchema | None = None
             for attempt in range(10 if eff.unique else 1):
-                saved = ctx.minimal
+                saved = ctx.minimal, ctx.explore
                 if attempt:
                     ctx.minimal = False
+                if attempt >= 2:
+                    ctx.explore = True  # e.g. objects then grow an extra property
                 try:
                     cand = self.gen(site, depth + 1, ctx, item_hint) if site else self._any(ctx, item_hint)
                 except UnsatisfiableSchema as exc:
                     err = exc
                     break
                 finally:
-                    ctx.minimal = saved
+                    ctx.minimal, ctx.explore = saved
                 if eff.unique:
                     key = _jkey(cand)
                     if key in seen:
@@ -2092,6 +2267,12 @@ class _Compiled:
                     raise
         if len(result) < min_p:
             self._fill_props(eff, result, min_p, depth, ctx, declared)
+        elif ctx.explore and (max_p is None or len(result) < max_p) and ctx.rng.random() < 0.5:
+            # Retrying (uniqueness, oneOf, not): an extra property, if allowed, varies the shape.
+            try:
+                self._fill_props(eff, result, len(result) + 1, depth, ctx, declared)
+            except UnsatisfiableSchema:
+                pass
         return result
 
     def _allowed(self, eff: _Eff, name: str) -> bool:
@@ -2131,7 +2312,8 @@ class _Compiled:
             except UnsatisfiableSchema:
                 continue
         if len(result) < min_p:
-            raise _unsat(eff.min_props[1], f"minProperties {min_p} cannot be met: only {len(result)} propert"
+            where = eff.min_props[1] if eff.min_props else (eff.objs[0][0] if eff.objs else ())
+            raise _unsat(where, f"minProperties {min_p} cannot be met: only {len(result)} propert"
                                            f"{'y is' if len(result) == 1 else 'ies are'} allowed")
 
 
@@ -2188,8 +2370,11 @@ def generate(schema: dict | bool, *, seed: int | str | bytes = 0, max_depth: int
     Raises :class:`UnsatisfiableSchema` (a ``ValueError``) when no instance
     exists, or none could be found and verified.
     """
+    if not isinstance(schema, (dict, bool)):
+        raise TypeError(f"schema must be a dict or a bool, not {type(schema).__name__}")
+    seed_b = _seed_bytes(seed)
     compiled = _compile(schema)
-    seed_b = _seed_bytes(seed) + compiled.digest
+    seed_b += compiled.digest
     last_value: Any = None
     have_value = False
     last_error: UnsatisfiableSchema | None = None
