@@ -8,7 +8,10 @@ catch requests that are well-formed yet cannot be honoured, each with the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from mockserver.errors import InvalidRequest
 
@@ -82,21 +85,29 @@ def _schema_error(schema: Any) -> str | None:
 
 def _satisfiable(schema: Any, param: str) -> None:
     """400 naming the path inside the schema when no instance can exist."""
+    verdict = _schema_verdict(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+    if verdict is not None:
+        code, why = verdict
+        raise InvalidRequest(f"Invalid schema for '{param}': {why}.", param=param, code=code)
+
+
+@lru_cache(maxsize=1024)
+def _schema_verdict(canonical: bytes) -> tuple[str, str] | None:
+    """(code, reason) if the schema is unusable, else None; clients send the same
+    tools with every turn, so the verdict is kept per schema content."""
     from mockserver.sources.schema_instances import UnsatisfiableSchema, generate
 
+    schema = orjson.loads(canonical)
     problem = _schema_error(schema)
     if problem:
-        raise InvalidRequest(f"Invalid schema for '{param}': {problem}.", param=param, code="invalid_schema")
+        return "invalid_schema", problem
     try:
         generate(schema, seed=0)
     except UnsatisfiableSchema as exc:
-        raise InvalidRequest(
-            f"Invalid schema for '{param}': no value can satisfy it at {exc.path or '(root)'}: {exc.reason}.",
-            param=param, code="unsatisfiable_schema",
-        ) from None
+        return "unsatisfiable_schema", f"no value can satisfy it at {exc.path or '(root)'}: {exc.reason}"
     except RecursionError:
-        raise InvalidRequest(f"Invalid schema for '{param}': it nests too deeply.", param=param,
-                             code="invalid_schema") from None
+        return "invalid_schema", "it nests too deeply"
+    return None
 
 
 def tools(body: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -127,7 +127,7 @@ def _tool_calls(req: ChatRequest, seed: int, rng: random.Random) -> list[ToolCal
 
 
 def _hex(rng: random.Random, n: int) -> str:
-    return "".join(rng.choice("0123456789abcdef") for _ in range(n))
+    return f"{rng.getrandbits(4 * n):0{n}x}"
 
 
 def _audio(transcript: str, voice: str, rng: random.Random) -> tuple[dict[str, Any], float]:

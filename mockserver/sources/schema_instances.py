@@ -462,6 +462,7 @@ _POOL_MAKERS: dict[str, Callable[[Any], str]] = {
     "sentence": lambda f: f.sentence(nb_words=8),
     "currency": lambda f: f.currency_code(),
     "language": lambda f: f.language_name(),
+    "language_code": lambda f: f.language_code(),
     "color": lambda f: f.color_name(),
     "timezone": lambda f: f.timezone(),
     "job": lambda f: f.job(),
@@ -549,6 +550,7 @@ for _kind, _names in {
     "price": "price amount cost total subtotal balance fee charge refund_amount",
     "currency": "currency currency_code",
     "language": "language lang",
+    "language_code": "language_code lang_code source_language target_language locale",
     "query": "query search search_query keywords q search_term term prompt question",
     "sql": "sql sql_query statement",
     "latitude": "latitude lat",
@@ -623,6 +625,8 @@ def _singular(name: str | None) -> str | None:
 
 
 def _hint_strings(kind: str, rng: random.Random) -> list[str]:
+    if kind == "language":  # a name reads best; a code fits `^[a-z]{2}$`-style constraints
+        return [_pick(rng, "language"), _pick(rng, "language_code"), "en"]
     if kind in _POOL_MAKERS:
         pool = _pool(kind)
         n = len(pool)
