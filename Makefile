@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 ARGS   ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed
 	$(BIN)/mockserver lint
+
+# The schemathesis contract run at 1,000 examples per operation and mode (make test runs 100).
+fuzz: $(VENV)/.installed-test
+	MOCKSERVER_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_schemathesis.py -q $(ARGS)
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py $(ARGS)

@@ -6,6 +6,7 @@ overlaid, validators compiled, Connexion stacks built.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from mockserver.server.connexion_glue import contract_app
 from mockserver.server.dispatch import Dispatcher
 from mockserver.server.router import MockApp, Mount
 from mockserver.specs.loader import LoadedSpec, SpecError, load_all
-from mockserver.state.sqlite import open_store
+from mockserver.state import open_store
 from mockserver.state.store import ThreadStore
 
 
@@ -33,8 +34,20 @@ class AppState:
     started: float = field(default_factory=time.monotonic)
     active_streams: int = 0  # streams being sent right now (the admin API shows it)
 
+    def close(self) -> None:
+        """At shutdown: release the store (and, later, flush what must be written)."""
+        self.store.close()
+
     def cors_allows(self, origin: bytes) -> bool:
         return cors.is_loopback_origin(origin.decode("latin-1"))
+
+
+SETTINGS_ENV = "MOCKSERVER_SETTINGS"
+
+
+def app_from_env() -> MockApp:
+    """The app factory each worker process runs (``--workers N``)."""
+    return build_app(Settings.from_json(os.environ[SETTINGS_ENV]))
 
 
 def load_specs(settings: Settings) -> list[LoadedSpec]:
@@ -44,7 +57,7 @@ def load_specs(settings: Settings) -> list[LoadedSpec]:
 def build_app(settings: Settings, specs: list[LoadedSpec] | None = None) -> MockApp:
     specs = specs if specs is not None else load_specs(settings)
     contracts = [build_contract(spec) for spec in specs]
-    state = AppState(settings, contracts, open_store(settings.state))
+    state = AppState(settings, contracts, open_store(settings.state, max_threads=settings.max_threads))
     inner = Dispatcher()
     mounts: list[Mount] = []
     seen: dict[tuple[str, str], str] = {}

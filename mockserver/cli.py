@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
+import os
+import shutil
 import sqlite3
 import sys
+import tempfile
 from pathlib import Path
 
 from mockserver import __version__
@@ -30,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the contracts over HTTP",
                            description="Serve the contracts (both bundled specs by default) over HTTP.")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--host", default=None,
+                       help="address to bind (default: 127.0.0.1). A non-loopback address must be given "
+                            "here explicitly: the admin API is then reachable from the network")
     serve.add_argument("--port", type=int, default=8080, help="port to bind (default: 8080)")
     serve.add_argument("--spec", action="append", type=Path, default=[], metavar="FILE",
                        help="an OpenAPI 3 file to serve instead of the bundled ones (repeatable); "
@@ -51,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--state", default=None, metavar="FILE",
                        help="keep state (ARK threads) in this SQLite file across restarts "
                             "(default: SQLite in memory)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="worker processes (default: 1); they share state through --state, or a "
+                            "temporary SQLite file when none is given")
+    serve.add_argument("--shutdown-timeout", type=float, default=10.0, metavar="S",
+                       help="on SIGTERM/SIGINT, seconds in-flight streams get to finish (default: 10)")
+    serve.add_argument("--admin-token", default=None, metavar="TOKEN",
+                       help="require 'Authorization: Bearer TOKEN' on /__admin (default: open)")
+    serve.add_argument("--max-threads", type=int, default=10_000, metavar="N",
+                       help="ARK threads kept; the oldest are dropped past this (default: 10000)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     lint = sub.add_parser("lint", help="report the defects of spec files",
@@ -81,35 +96,73 @@ def main(argv: list[str] | None = None) -> int:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from mockserver.app import build_app, describe, load_specs
+    from mockserver.app import SETTINGS_ENV, build_app, describe, load_specs
     from mockserver.specs.lint import remaining_defects
     from mockserver.specs.loader import SpecError
     from mockserver.specs.overlay import OverlayError
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    host = _host(args.host)
+    if host is None:
+        return 2
+    if args.workers < 1:
+        print("mockserver: --workers must be at least 1", file=sys.stderr)
+        return 2
     settings = Settings(
-        host=args.host, port=args.port, specs=args.spec, overlays=args.overlay,
+        host=host, port=args.port, specs=args.spec, overlays=args.overlay,
         errata=not args.no_errata, seed=args.seed, ttft_ms=args.ttft, tps=args.tps,
-        max_body=args.max_body, state=args.state,
+        max_body=args.max_body, state=args.state, workers=args.workers,
+        shutdown_timeout=args.shutdown_timeout, admin_token=args.admin_token, max_threads=args.max_threads,
     )
+    if settings.workers > 1 and settings.state is None:
+        # Workers are processes: in-memory SQLite would give each its own threads.
+        scratch = tempfile.mkdtemp(prefix="mockserver-")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        settings.state = str(Path(scratch) / "state.sqlite")
     try:
         specs = load_specs(settings)
         app = build_app(settings, specs)
-    except (SpecError, OverlayError, LookupError, sqlite3.Error) as exc:
+    except (SpecError, OverlayError, LookupError, sqlite3.Error, OSError) as exc:
         print(f"mockserver: cannot start: {exc}", file=sys.stderr)
         return 2
     for spec in specs:
         print(f"spec {describe(spec)}", flush=True)
         for finding in remaining_defects(spec):
             print(f"  warning: {finding.where}: {finding.message}", flush=True)
-    print(f"mockserver {__version__} listening on http://{args.host}:{args.port} "
-          f"(docs: http://{args.host}:{args.port}/docs)", flush=True)
-    config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
+    state = settings.state or "SQLite in memory"
+    print(f"state: {state}; workers: {settings.workers}", flush=True)
+    print(f"mockserver {__version__} listening on http://{host}:{args.port} "
+          f"(docs: http://{host}:{args.port}/docs)", flush=True)
+    common = dict(
+        host=host, port=args.port, log_level=args.log_level, access_log=False,
         loop=_best("uvloop", "auto"), http=_best("httptools", "auto"), lifespan="on",
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
-    uvicorn.Server(config).run()
+    if settings.workers == 1:
+        uvicorn.Server(uvicorn.Config(app, **common)).run()
+    else:
+        os.environ[SETTINGS_ENV] = settings.to_json()
+        uvicorn.run("mockserver.app:app_from_env", factory=True, workers=settings.workers, **common)
     return 0
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+HOST_ENV = "MOCKSERVER_HOST"
+
+
+def _host(explicit: str | None) -> str | None:
+    """The address to bind. Only an explicit --host may leave the loopback."""
+    if explicit is not None:
+        if explicit not in LOOPBACK and not explicit.startswith("127."):
+            print(f"warning: binding {explicit}, not a loopback address: the mock and its admin API "
+                  "(/__admin) are reachable from the network; consider --admin-token", file=sys.stderr)
+        return explicit
+    host = os.environ.get(HOST_ENV, "127.0.0.1")
+    if host not in LOOPBACK and not host.startswith("127."):
+        print(f"mockserver: refusing to bind {host} (from ${HOST_ENV}), a non-loopback address: "
+              "pass it with --host to confirm", file=sys.stderr)
+        return None
+    return host
 
 
 def _best(module: str, fallback: str) -> str:

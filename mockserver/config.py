@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_SEED = 0
@@ -21,4 +22,24 @@ class Settings:
     tps: float = 0.0
     max_body: int = DEFAULT_MAX_BODY
     log_requests: bool = True
-    state: str | None = None  # None: SQLite in memory; a path: a SQLite file
+    state: str | None = None  # None: SQLite in memory; a path: a SQLite file; redis://...
+    workers: int = 1
+    shutdown_timeout: float = 10.0  # seconds in-flight streams get to finish on SIGTERM
+    admin_token: str | None = None
+    max_threads: int = 10_000  # oldest threads are dropped past this: memory stays bounded
+
+    def to_json(self) -> str:
+        """For worker processes, which rebuild the app from the same settings."""
+        data = asdict(self)
+        data["specs"] = [str(p) for p in self.specs]
+        data["overlays"] = [str(p) for p in self.overlays]
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Settings":
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        data["specs"] = [Path(p) for p in data.get("specs", [])]
+        data["overlays"] = [Path(p) for p in data.get("overlays", [])]
+        return cls(**data)

@@ -282,7 +282,7 @@ def schemas_with_defs(draw: Any) -> dict:
     return {**main, "$defs": defs}
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(schema=st.one_of(schemas, schemas_with_defs()), seed=st.integers(0, 2**32))
 def test_random_satisfiable_schemas_always_validate_and_are_deterministic(schema: dict, seed: int) -> None:
     first = generate(schema, seed=seed)
@@ -796,6 +796,45 @@ def test_non_schema_input_is_a_type_error_and_invalid_schema_is_reported() -> No
     with pytest.raises(UnsatisfiableSchema) as info:
         generate({"$ref": "https://example.com/other.json"})
     assert info.value.path == "$ref"
+
+
+# --------------------------------------------------------------------------- the final validator check
+
+def test_final_validation_retries_other_seeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A candidate the validator rejects is never returned: another derived seed is tried."""
+    from mockserver.sources import schema_instances as mod
+
+    schema = obj({"a": {"type": "string", "minLength": 2}})
+    real_gen = mod._Compiled.gen
+    calls: list[int] = []
+
+    def flaky(self: Any, parts: tuple, depth: int, ctx: Any, hint: Any, resolved: frozenset = frozenset()) -> Any:
+        if depth == 0:
+            calls.append(1)
+            if len(calls) <= 3:
+                return {"a": 1}  # wrong type: must be caught by the final check
+        return real_gen(self, parts, depth, ctx, hint, resolved)
+
+    monkeypatch.setattr(mod._Compiled, "gen", flaky)
+    value = generate(schema, seed=11)
+    assert len(calls) == 4 and isinstance(value["a"], str) and len(value["a"]) >= 2
+
+
+def test_final_validation_gives_up_with_the_validator_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockserver.sources import schema_instances as mod
+
+    calls: list[int] = []
+
+    def always_wrong(self: Any, parts: tuple, depth: int, ctx: Any, hint: Any, resolved: frozenset = frozenset()) -> Any:
+        calls.append(1)
+        return {"a": 1}
+
+    monkeypatch.setattr(mod._Compiled, "gen", always_wrong)
+    with pytest.raises(UnsatisfiableSchema) as info:
+        generate(obj({"a": {"type": "string"}}), seed=3)
+    assert 1 < len(calls) <= 16  # bounded retries
+    assert info.value.path == "properties.a.type"
+    assert "not of type" in info.value.reason
 
 
 # --------------------------------------------------------------------------- determinism

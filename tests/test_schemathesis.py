@@ -84,6 +84,7 @@ sets it (only the sub-test labels schemathesis writes there depend on it).
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 
 import httpx
@@ -98,7 +99,7 @@ from mockserver.checks import SEMANTIC_CODES
 
 SPECS = {"ark": "/v1/chat/completions", "multimedia": "/chat/completions"}
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
-MAX_EXAMPLES = 100
+MAX_EXAMPLES = int(os.environ.get("MOCKSERVER_FUZZ_EXAMPLES", "100"))  # make fuzz: 1000
 SEED = 20240611
 
 # check name -> its configuration (expected statuses where they matter)

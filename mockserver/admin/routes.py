@@ -26,6 +26,27 @@ def _allow(scope: Scope, *methods: str) -> None:
         )
 
 
+def process_stats() -> dict[str, Any]:
+    """What a leak shows in: open file descriptors, asyncio tasks, resident memory."""
+    import asyncio
+    import os
+
+    stats: dict[str, Any] = {"pid": os.getpid()}
+    try:
+        stats["open_fds"] = len(os.listdir("/proc/self/fd"))
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    stats[line.split(":")[0].lower() + "_kib"] = int(line.split()[1])
+    except OSError:
+        pass  # not Linux: the counts are optional
+    try:
+        stats["asyncio_tasks"] = len(asyncio.all_tasks())
+    except RuntimeError:
+        pass
+    return stats
+
+
 class AdminAPI:
     def __init__(self, state: Any) -> None:
         self.state = state
@@ -63,6 +84,7 @@ class AdminAPI:
             "version": __version__,
             "uptime_s": round(time.monotonic() - self.state.started, 3),
             "active_streams": self.state.active_streams,
+            "process": process_stats(),
             "specs": [
                 {"name": c.name, "path": str(c.spec.path), "errata": c.spec.errata_applied,
                  "operations": [f"{o.method} {o.path}" for o in c.operations.values()]}

@@ -93,6 +93,7 @@ class MockApp:
         try:
             path = scope["path"]
             if path.startswith("/__admin"):
+                self._check_admin_token(scope)
                 await self.admin(scope, receive, send_)
                 return
             mount = self.match(path)
@@ -132,6 +133,16 @@ class MockApp:
             await self._error(send_, started, ServerError(
                 "The mock server hit an internal error; see its log. This is a bug of the mock, not of your request."
             ), scope)
+
+    def _check_admin_token(self, scope: Scope) -> None:
+        token = self.state.settings.admin_token
+        if not token:
+            return
+        given = header(scope, b"authorization") or b""
+        if given.decode("latin-1") != f"Bearer {token}" and header(scope, b"x-admin-token") != token.encode():
+            raise MockError("The admin API needs 'Authorization: Bearer <token>' (the --admin-token value).",
+                            status=401, type="invalid_request_error", code="invalid_admin_token",
+                            headers={"www-authenticate": "Bearer"})
 
     async def _error(self, send: Send, started: bool, exc: MockError, scope: Scope) -> None:
         if started:
@@ -201,5 +212,6 @@ class MockApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.state.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

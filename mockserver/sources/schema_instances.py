@@ -314,18 +314,32 @@ def _format_ok(fmt: str, value: str) -> bool:
 
 
 def _pattern_ok(pattern: str, value: str) -> bool:
-    """ECMA-262-ish regex search, exactly as the final validator will judge it."""
-    v = _PATTERN_VALIDATORS.get(pattern)
-    if v is None:
+    """Does ``value`` match ``pattern`` (a search, not a full match)?
+
+    Judged by the final validator's own ECMA-262-style engine, and also by
+    Python's ``re.search`` whenever Python can compile the pattern, so the
+    value satisfies the pure-Python validator too.  Patterns only the ECMA
+    engine understands (``\\p{L}``, ``(?<name>..)``) are judged by it alone.
+    """
+    hit = _PATTERN_VALIDATORS.get(pattern)
+    if hit is None:
         try:
-            v = jsonschema_rs.Draft202012Validator({"pattern": pattern})
+            rs: Any = jsonschema_rs.Draft202012Validator({"pattern": pattern})
         except ValueError:
-            v = False
+            rs = None
+        try:
+            py: Any = re.compile(pattern)
+        except (re.error, ValueError, OverflowError):
+            py = None
+        hit = (rs, py)
         with _VALIDATOR_LOCK:
             if len(_PATTERN_VALIDATORS) > 2048:
                 _PATTERN_VALIDATORS.clear()
-            _PATTERN_VALIDATORS[pattern] = v
-    return bool(v) and v.is_valid(value)
+            _PATTERN_VALIDATORS[pattern] = hit
+    rs, py = hit
+    if rs is None or not rs.is_valid(value):
+        return False
+    return py is None or py.search(value) is not None
 
 
 def _rand_date(rng: random.Random) -> date:
@@ -1810,6 +1824,8 @@ class _Compiled:
                     ctx.minimal, ctx.explore = saved
                 if kind != "oneOf":
                     return value
+                # The sibling negations in the option already steer away from
+                # overlaps; counting matches is the authoritative check.
                 matches = sum(1 for opt in options if self.sub_valid(opt[0], value))
                 if matches == 1:
                     return value

@@ -30,8 +30,9 @@ CREATE TABLE IF NOT EXISTS thread_messages (
 
 
 class SQLiteStore:
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, max_threads: int = 10_000) -> None:
         self.path = str(path) if path else ":memory:"
+        self.max_threads = max_threads
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         if self.path != ":memory:":
@@ -53,10 +54,21 @@ class SQLiteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield ThreadTx(db, thread_id)
+                self._evict(db)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+
+    def _evict(self, db: sqlite3.Connection) -> None:
+        """Drop the oldest threads past ``max_threads`` (bounded memory and disk)."""
+        (count,) = db.execute("SELECT COUNT(*) FROM threads").fetchone()
+        if count > self.max_threads:
+            db.execute(
+                "DELETE FROM threads WHERE thread_id IN "
+                "(SELECT thread_id FROM threads ORDER BY created, thread_id LIMIT ?)",
+                (count - self.max_threads,),
+            )
 
     def append(self, thread_id: str, messages: list[dict[str, Any]]) -> None:
         with self.thread(thread_id) as tx:
@@ -114,12 +126,3 @@ class ThreadTx:
             "INSERT INTO thread_messages(thread_id, seq, message) VALUES (?, ?, ?)",
             [(self.thread_id, last + 1 + i, orjson.dumps(m)) for i, m in enumerate(messages)],
         )
-
-
-def open_store(url: str | None) -> SQLiteStore:
-    """``None`` or ``:memory:`` -> in memory; ``sqlite:///path`` or a path -> a file."""
-    if not url or url == ":memory:":
-        return SQLiteStore()
-    if url.startswith("sqlite:///"):
-        url = url[len("sqlite:///"):]
-    return SQLiteStore(Path(url))
