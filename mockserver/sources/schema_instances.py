@@ -34,6 +34,22 @@ How it works, and why:
 * Finally the whole instance is validated with the Draft 2020-12 validator
   (formats on); on failure other derived seeds are tried, then
   :class:`UnsatisfiableSchema` carries the validator's reason.
+
+Limits (deliberate, and covered by the final check):
+
+* Only references inside the schema (``#``, ``#/json/pointer``, ``#anchor``,
+  or the root ``$id``) resolve; anything else raises at the ``$ref``.  Nested
+  ``$id`` scopes are not followed; ``$dynamicRef`` is treated as ``$ref``.
+* ``if/then/else`` becomes a choice between (if and then) and (not-if and
+  else); ``dependentSchemas``, ``unevaluated*``, ``maxContains`` and
+  ``propertyNames`` are honoured by local validation and retries only.
+* ``not`` is exact for types, ``const``/``enum``, a lone bound (inverted),
+  double negation, and ``not {type: T, bound}`` once the value must be a T;
+  otherwise it is a bounded search.  A verdict reached by search ("could not
+  ...") means none was found, not a proof that none exists.
+* The regex generator ignores lookarounds, ``\\b`` and backreferences while
+  generating (the result is verified); inline flags and unknown ``\\p{..}``
+  classes fall back to a few canned guesses.
 """
 
 from __future__ import annotations
