@@ -6,6 +6,8 @@ overlaid, validators compiled, Connexion stacks built.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,33 +22,67 @@ from mockserver.server.connexion_glue import contract_app
 from mockserver.server.dispatch import Dispatcher
 from mockserver.server.router import MockApp, Mount
 from mockserver.specs.loader import LoadedSpec, SpecError, load_all
+from mockserver.fixtures.registry import Registry, watch_interval
+from mockserver.journal import Record
+from mockserver.report import write_report
 from mockserver.state import open_store
 from mockserver.state.store import ThreadStore
 
 
 @dataclass
 class AppState:
-    """What the HTTP layer shares across requests (read-only after start-up)."""
+    """What the HTTP layer shares across requests."""
 
     settings: Settings
     contracts: list[Contract]
     store: ThreadStore
+    registry: Registry
     started: float = field(default_factory=time.monotonic)
-    active_streams: int = 0  # streams being sent right now (the admin API shows it)
+    active_streams: int = 0  # streams being sent right now, in this process (the admin API shows it)
+    _watcher: asyncio.Task | None = None
 
-    def close(self) -> None:
-        """At shutdown: release the store (and, later, flush what must be written)."""
+    def journal_write(self, record: Record) -> None:
+        self.store.journal_add(record.session, record.entry(), limit=self.settings.journal_size)
+
+    async def start(self) -> None:
+        """At start-up: watch the fixture files, so edits apply without a restart."""
+        if self.settings.fixtures:
+            self._watcher = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        interval = watch_interval()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.registry.reload()
+            except Exception:  # noqa: BLE001 - a watcher must survive anything a file does
+                log.exception("fixture reload failed")
+
+    async def stop(self) -> None:
+        """At shutdown: stop watching, write the report, release the store."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self.settings.report is not None:
+            entries = self.store.journal(None, limit=self.settings.journal_size)
+            summary = write_report(self.settings.report, entries)
+            log.warning("report: %s (%d requests, %d failed)", self.settings.report,
+                        summary["requests"], summary["failures"])
         self.store.close()
 
     def cors_allows(self, origin: bytes) -> bool:
         return cors.is_loopback_origin(origin.decode("latin-1"))
 
 
+log = logging.getLogger("mockserver")
+
 SETTINGS_ENV = "MOCKSERVER_SETTINGS"
 
 
 def app_from_env() -> MockApp:
     """The app factory each worker process runs (``--workers N``)."""
+    from mockserver.server.dispatch import QuietCuts
+
+    logging.getLogger("uvicorn.error").addFilter(QuietCuts())
     return build_app(Settings.from_json(os.environ[SETTINGS_ENV]))
 
 
@@ -57,8 +93,7 @@ def load_specs(settings: Settings) -> list[LoadedSpec]:
 def build_app(settings: Settings, specs: list[LoadedSpec] | None = None) -> MockApp:
     specs = specs if specs is not None else load_specs(settings)
     contracts = [build_contract(spec) for spec in specs]
-    state = AppState(settings, contracts, open_store(settings.state, max_threads=settings.max_threads))
-    inner = Dispatcher()
+    store = open_store(settings.state, max_threads=settings.max_threads)
     mounts: list[Mount] = []
     seen: dict[tuple[str, str], str] = {}
     for contract in contracts:
@@ -70,6 +105,11 @@ def build_app(settings: Settings, specs: list[LoadedSpec] | None = None) -> Mock
                     f"{op.method} {op.path} is defined by both {owner} and {contract.name}; "
                     "one process cannot serve both"
                 )
+    registry = Registry(settings.fixtures, contracts, store)
+    registry.reload()
+    state = AppState(settings, contracts, store, registry)
+    inner = Dispatcher()
+    for contract in contracts:
         app = contract_app(contract, inner)
         for path, methods in contract.routes.items():
             mounts.append(Mount(contract, app, path, sorted(methods)))

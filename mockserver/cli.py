@@ -66,6 +66,19 @@ def _parser() -> argparse.ArgumentParser:
                        help="require 'Authorization: Bearer TOKEN' on /__admin (default: open)")
     serve.add_argument("--max-threads", type=int, default=10_000, metavar="N",
                        help="ARK threads kept; the oldest are dropped past this (default: 10000)")
+    serve.add_argument("--fixtures", action="append", type=Path, default=[], metavar="DIR",
+                       help="a directory (or file) of fixtures, YAML or JSON (repeatable); edits are "
+                            "picked up while serving")
+    serve.add_argument("--unmatched", choices=["generate", "error"], default="generate",
+                       help="a request no fixture matches: generate an answer (default), or answer "
+                            "404 mock_no_match naming the closest fixtures")
+    serve.add_argument("--jitter", type=float, default=0.0, metavar="MS",
+                       help="random +/- jitter of stream event times, seeded (default: 0)")
+    serve.add_argument("--journal-size", type=int, default=10_000, metavar="N",
+                       help="requests kept in the journal (default: 10000)")
+    serve.add_argument("--report", type=Path, default=None, metavar="FILE",
+                       help="at shutdown, write a JUnit XML report (and FILE.json) with one failed case per "
+                            "invalid or unmatched request")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     lint = sub.add_parser("lint", help="report the defects of spec files",
@@ -102,6 +115,9 @@ def serve(args: argparse.Namespace) -> int:
     from mockserver.specs.overlay import OverlayError
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    from mockserver.server.dispatch import QuietCuts
+
+    logging.getLogger("uvicorn.error").addFilter(QuietCuts())
     host = _host(args.host)
     if host is None:
         return 2
@@ -113,6 +129,8 @@ def serve(args: argparse.Namespace) -> int:
         errata=not args.no_errata, seed=args.seed, ttft_ms=args.ttft, tps=args.tps,
         max_body=args.max_body, state=args.state, workers=args.workers,
         shutdown_timeout=args.shutdown_timeout, admin_token=args.admin_token, max_threads=args.max_threads,
+        fixtures=args.fixtures, unmatched=args.unmatched, jitter_ms=args.jitter, journal_size=args.journal_size,
+        report=args.report,
     )
     if settings.workers > 1 and settings.state is None:
         # Workers are processes: in-memory SQLite would give each its own threads.
@@ -131,6 +149,13 @@ def serve(args: argparse.Namespace) -> int:
             print(f"  warning: {finding.where}: {finding.message}", flush=True)
     state = settings.state or "SQLite in memory"
     print(f"state: {state}; workers: {settings.workers}", flush=True)
+    registry = app.state.registry
+    if settings.fixtures:
+        loaded = sum(len(f.fixtures) for f in registry.files.values() if f.error is None)
+        print(f"fixtures: {loaded} loaded from {len(registry.files)} file(s) in "
+              f"{', '.join(map(str, settings.fixtures))}; unmatched requests: {settings.unmatched}", flush=True)
+        for error in registry.errors:
+            print(f"  rejected: {error['file']}:{error['line']}: {error['reason']}", flush=True)
     print(f"mockserver {__version__} listening on http://{host}:{args.port} "
           f"(docs: http://{host}:{args.port}/docs)", flush=True)
     common = dict(

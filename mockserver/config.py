@@ -27,12 +27,19 @@ class Settings:
     shutdown_timeout: float = 10.0  # seconds in-flight streams get to finish on SIGTERM
     admin_token: str | None = None
     max_threads: int = 10_000  # oldest threads are dropped past this: memory stays bounded
+    fixtures: list[Path] = field(default_factory=list)
+    unmatched: str = "generate"  # or "error": 404 mock_no_match with the near misses
+    jitter_ms: float = 0.0
+    journal_size: int = 10_000
+    report: Path | None = None  # JUnit XML (and .json beside it) written at shutdown
 
     def to_json(self) -> str:
         """For worker processes, which rebuild the app from the same settings."""
         data = asdict(self)
         data["specs"] = [str(p) for p in self.specs]
         data["overlays"] = [str(p) for p in self.overlays]
+        data["fixtures"] = [str(p) for p in self.fixtures]
+        data["report"] = str(self.report) if self.report else None
         return json.dumps(data)
 
     @classmethod
@@ -42,4 +49,6 @@ class Settings:
         data = {k: v for k, v in data.items() if k in known}
         data["specs"] = [Path(p) for p in data.get("specs", [])]
         data["overlays"] = [Path(p) for p in data.get("overlays", [])]
+        data["fixtures"] = [Path(p) for p in data.get("fixtures", [])]
+        data["report"] = Path(data["report"]) if data.get("report") else None
         return cls(**data)

@@ -1,26 +1,43 @@
 """The chat handler: one per operationId, thin.
 
-It reads the request through :mod:`mockserver.chat` (semantic checks), asks
-the generator for a :class:`Reply` (inside the thread's transaction when the
-request names a ``thread_id``), and says how to send it: one JSON completion
-or a paced chunk stream. It never touches HTTP: the server package validates
-and sends what it returns.
+One request flows one way: read it (:mod:`mockserver.chat`, semantic
+checks), choose the source (a fixture, else the generator, or a no-match
+error), build the :class:`Reply`, and say how to send it: one JSON
+completion, or a chunk stream with its plan (pacing, faults). With a
+``thread_id`` all of it happens inside the thread's store transaction. It
+never touches HTTP: the server package validates and sends what it returns.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from mockserver import checks, render
-from mockserver.chat import chat_request
+from mockserver import checks, render, tokens
+from mockserver.chat import ChatRequest, chat_request
 from mockserver.config import Settings
 from mockserver.contract import Operation
-from mockserver.errors import ContractViolation
+from mockserver.errors import ContractViolation, MockError
+from mockserver.fixtures import respond
+from mockserver.fixtures.matching import RequestView
+from mockserver.fixtures.registry import Registry, Selection
+from mockserver.journal import Record
+from mockserver.prefer import Preferences, parse_prefer
 from mockserver.reply import Reply
 from mockserver.sources import generator
 from mockserver.state.store import ThreadStore
-from mockserver.stream import Pacing
+from mockserver.stream import Pacing, StreamPlan
+
+SESSION_HEADER = "x-mock-session"
+
+
+class NoMatch(MockError):
+    """--unmatched error: no fixture matched; the message is the near-miss report."""
+
+    status = 404
+    type = "mock_no_match"
+    code = "mock_no_match"
 
 
 @dataclass
@@ -32,6 +49,8 @@ class Call:
     headers: Mapping[str, str]
     settings: Settings
     store: ThreadStore | None = None
+    registry: Registry | None = None
+    record: Record | None = None
 
 
 @dataclass
@@ -39,12 +58,13 @@ class JsonOutcome:
     body: dict[str, Any]
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    delay_ms: float = 0.0
 
 
 @dataclass
 class StreamOutcome:
     chunks: Iterable[dict[str, Any]]
-    pacing: Pacing
+    plan: StreamPlan = StreamPlan()
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -56,38 +76,140 @@ def wants_stream(call: Call) -> bool:
     return call.operation.stream_default if value is None else bool(value)
 
 
-def _reply(call: Call) -> Reply:
+def session_of(headers: Mapping[str, str]) -> str:
+    return headers.get(SESSION_HEADER) or "default"
+
+
+@dataclass
+class Answer:
+    reply: Reply
+    selection: Selection | None
+    stream: dict[str, Any]
+
+
+def _near_miss_report(near: list, limit: int = 3) -> str:
+    if not near:
+        return "No fixture is loaded."
+    lines = []
+    for miss in near[:limit]:
+        lines.append(f"{miss.fixture.id} ({miss.fixture.where}): " + "; ".join(miss.reasons))
+    return "Closest fixtures: " + " | ".join(lines)
+
+
+def _answer(call: Call, req: ChatRequest, prefs: Preferences, streaming: bool, seed: int) -> Answer:
+    """Choose the source and build the reply (inside the thread transaction, if any)."""
+    session = session_of(call.headers)
+    registry = call.registry
+    selection, near = None, []
+    if registry is not None:
+        view = RequestView(call.operation.spec, call.body, req.messages, call.headers, streaming)
+        selection, near = registry.select(view, session, only=prefs.fixture)
+        if prefs.fixture and selection is None:
+            forced = registry.find(prefs.fixture)
+            if forced is None:
+                raise checks.InvalidRequest(f"Prefer: fixture={prefs.fixture}: no such fixture is loaded.",
+                                            param="Prefer", code="invalid_prefer_header")
+            selection = registry.force(forced, session)
+    if call.record is not None:
+        call.record.near_misses = [f"{m.fixture.id}: {'; '.join(m.reasons)}" for m in near[:3]] if not selection else []
+    if selection is None:
+        if call.settings.unmatched == "error":
+            if call.record is not None:
+                call.record.source = "unmatched"
+            raise NoMatch(f"No fixture matched this request. {_near_miss_report(near)}")
+        reply = generator.reply_for(req, seed)
+        return Answer(reply, None, {})
+    fixture = selection.fixture
+    request_seed = generator.request_seed(seed, req)
+    stream = dict(fixture.stream)
+    if fixture.fault:
+        # Which matches a fault hits depends only on the seed, the fixture and the
+        # match number: the same run of requests hits the same ones.
+        roll = random.Random(f"{seed}:{fixture.id}:{selection.counter}:{session}").random()
+        if roll < fixture.fault["probability"]:
+            if "error" in fixture.fault:
+                raise respond.error_from(fixture.fault["error"])
+            stream.update(fixture.fault.get("stream") or {})
+    ctx = respond.Context(req=req, session=session, counter=selection.counter, seed=request_seed)
+    reply = respond.build_reply(fixture, selection.response, ctx)
+    return Answer(reply, selection, stream)
+
+
+def _thread_key(thread_id: Any, session: str) -> str:
+    return str(thread_id) if session == "default" else f"{session}/{thread_id}"
+
+
+def _respond(call: Call, prefs: Preferences, streaming: bool, seed: int) -> Answer:
     op, body = call.operation, call.body
     thread_id = body.get("thread_id") if isinstance(body, dict) and op.declares("thread_id") else None
     if thread_id is None or call.store is None:
-        return generator.reply_for(chat_request(body, op), call.settings.seed)
+        return _answer(call, chat_request(body, op), prefs, streaming, seed)
     # The thread's history, this turn and the reply are read and written in one
     # transaction: concurrent turns on one thread are serialized, none lost.
-    with call.store.thread(str(thread_id)) as thread:
+    # An error answer (a fixture's 429, say) appends nothing, but the match
+    # counters it moved are kept: the next request sees the next response.
+    failure: MockError | None = None
+    with call.store.thread(_thread_key(thread_id, session_of(call.headers))) as thread:
         req = chat_request(body, op, history=thread.messages())
-        reply = generator.reply_for(req, call.settings.seed)
-        thread.append([*body.get("messages", []), render.message(reply)])
-    return reply
+        try:
+            answer = _answer(call, req, prefs, streaming, seed)
+        except MockError as exc:
+            failure = exc
+        else:
+            thread.append([*body.get("messages", []), render.message(answer.reply)])
+    if failure is not None:
+        raise failure
+    return answer
+
+
+def _plan(call: Call, stream: dict[str, Any], prefs: Preferences, reply: Reply, seed: int) -> StreamPlan:
+    settings = call.settings
+    ttft = prefs.ttft_ms if prefs.ttft_ms is not None else stream.get("ttft_ms", settings.ttft_ms)
+    tps = prefs.tps if prefs.tps is not None else stream.get("tps", settings.tps)
+    jitter = prefs.jitter_ms if prefs.jitter_ms is not None else stream.get("jitter_ms", settings.jitter_ms)
+    if "reason" in reply.model.lower():
+        ttft *= generator.REASONING_TTFT_FACTOR
+    pause = stream.get("pause") or {}
+    error = stream.get("error") or {"status": 500, "message": "The stream failed (a fault the fixture asked for)."}
+    return StreamPlan(
+        pacing=Pacing(ttft, tps, jitter), seed=seed, delay_ms=stream.get("delay_ms", 0.0),
+        pause_after=pause.get("after"), pause_ms=pause.get("ms", 0.0), cut_after=stream.get("cut_after"),
+        no_done=bool(stream.get("no_done")), error_after=stream.get("error_after"),
+        error=respond.error_from(error).body() if "error_after" in stream else None,
+    )
 
 
 async def create_chat_completion(call: Call) -> Outcome:
     op = call.operation
+    if not isinstance(call.body, dict):
+        raise checks.InvalidRequest("The request body must be a JSON object.")
+    prefs = parse_prefer(call.headers.get("prefer"))
+    seed = prefs.seed if prefs.seed is not None else call.settings.seed
+    if prefs.code is not None:
+        if call.record is not None:
+            call.record.source = f"prefer:code={prefs.code}"
+        raise respond.error_from({"status": prefs.code})
     streaming = wants_stream(call)
-    include_usage = checks.stream_options(call.body, streaming) if isinstance(call.body, dict) else False
+    include_usage = checks.stream_options(call.body, streaming)
     if streaming and not op.declares_stream:
         raise ContractViolation(
             f"This request streams ('stream' is {call.body.get('stream', 'unset, default true')}), but the "
             f"contract {op.spec} declares no text/event-stream response for {op.method} {op.path}, so no "
             "stream could be valid. Send \"stream\": false, or serve the spec with its errata."
         )
-    reply = _reply(call)
+    answer = _respond(call, prefs, streaming, seed)
+    reply = answer.reply
+    if call.record is not None:
+        call.record.source = reply.source
+    early = answer.stream.get("finish_early")
+    if early and reply.content and tokens.count(reply.content) > early:
+        reply.content, reply.finish_reason = tokens.truncate(reply.content, early), "length"
+        reply.usage.completion_tokens = early
     if streaming:
-        ttft = call.settings.ttft_ms
-        if "reason" in reply.model.lower():
-            ttft *= generator.REASONING_TTFT_FACTOR
-        pacing = Pacing(ttft, call.settings.tps)
-        return StreamOutcome(render.chunks(reply, op.facts, include_usage=include_usage), pacing)
-    return JsonOutcome(render.completion(reply, op.facts))
+        plan = _plan(call, answer.stream, prefs, reply, seed)
+        split = render.splitter(answer.stream.get("chunking", "token"))
+        return StreamOutcome(render.chunks(reply, op.facts, include_usage=include_usage, split=split), plan)
+    return JsonOutcome(render.completion(reply, op.facts), delay_ms=answer.stream.get("delay_ms", 0.0))
 
 
 HANDLERS: dict[str, Callable[[Call], Any]] = {

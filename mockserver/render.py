@@ -11,7 +11,8 @@ come from :attr:`mockserver.contract.Operation.facts`.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+import re
+from typing import Any, Callable, Iterator
 
 from mockserver import tokens
 from mockserver.reply import Reply, ToolCall
@@ -78,7 +79,24 @@ def _frame(reply: Reply) -> dict[str, Any]:
     return {"id": reply.id, "object": "chat.completion.chunk", "created": reply.created, "model": reply.model}
 
 
-def chunks(reply: Reply, facts: dict[str, Any], *, include_usage: bool = False) -> Iterator[dict[str, Any]]:
+Splitter = Callable[[str], list[str]]
+_WORD = re.compile(r"\s*\S+|\s+")
+
+
+def splitter(chunking: Any = "token") -> Splitter:
+    """How content is cut into deltas: per token (default), word, character, or N characters."""
+    if isinstance(chunking, dict):
+        size = int(chunking["chars"])
+        return lambda text: [text[i:i + size] for i in range(0, len(text), size)]
+    if chunking == "word":
+        return _WORD.findall
+    if chunking == "char":
+        return list
+    return tokens.pieces
+
+
+def chunks(reply: Reply, facts: dict[str, Any], *, include_usage: bool = False,
+           split: Splitter = tokens.pieces) -> Iterator[dict[str, Any]]:
     """The chunk sequence for ``reply`` (without the ``[DONE]`` sentinel)."""
     frame = _frame(reply)
     null_ok = facts.get("chunk_finish_reason_nullable", False)
@@ -93,10 +111,10 @@ def chunks(reply: Reply, facts: dict[str, Any], *, include_usage: bool = False) 
 
     yield chunk({"role": "assistant", "content": ""} if reply.audio is None else {"role": "assistant"})
     if reply.refusal is not None:
-        for piece in tokens.pieces(reply.refusal):
+        for piece in split(reply.refusal):
             yield chunk({"refusal": piece})
     if reply.content:
-        for piece in tokens.pieces(reply.content):
+        for piece in split(reply.content):
             yield chunk({"content": piece})
     if reply.audio is not None:
         yield from (chunk({"audio": part}) for part in audio_deltas(reply.audio))

@@ -8,6 +8,7 @@ carrying an OpenAI error body, after which the stream ends.
 from __future__ import annotations
 
 import asyncio
+import random
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterable
 
@@ -26,36 +27,67 @@ def error_event(body: dict[str, Any]) -> bytes:
 
 @dataclass(frozen=True)
 class Pacing:
-    """Time to first token and tokens per second; zero means no delay."""
+    """Time to first token, tokens per second and jitter; zero means no delay."""
 
     ttft_ms: float = 0.0
     tps: float = 0.0
+    jitter_ms: float = 0.0
 
     @property
     def idle(self) -> bool:
-        return self.ttft_ms <= 0 and self.tps <= 0
+        return self.ttft_ms <= 0 and self.tps <= 0 and self.jitter_ms <= 0
 
     def gap(self) -> float:
         return 1.0 / self.tps if self.tps > 0 else 0.0
 
 
-async def paced(items: Iterable[Any], pacing: Pacing) -> AsyncIterator[Any]:
-    """Yield ``items``: the first after the time to first token, the others
-    one token-interval apart. The first item (the role delta) carries no
-    token, so the wait for the first *token* happens before the second item."""
-    if pacing.idle:
+@dataclass(frozen=True)
+class StreamPlan:
+    """How a stream is sent: pacing, and the faults a fixture asks for.
+
+    Events are counted from 1 (the role delta is event 1). ``cut_after`` closes
+    the connection after that many events (the client sees a broken stream);
+    ``no_done`` ends cleanly without ``data: [DONE]``; ``error_after`` sends an
+    ``error`` event after that many events, then ends; ``pause_after`` waits
+    ``pause_ms`` after that event; ``delay_ms`` delays the status line.
+    """
+
+    pacing: Pacing = Pacing()
+    seed: int = 0  # drives jitter, so a seeded run replays the same timings
+    delay_ms: float = 0.0
+    pause_after: int | None = None
+    pause_ms: float = 0.0
+    cut_after: int | None = None
+    no_done: bool = False
+    error_after: int | None = None
+    error: dict[str, Any] | None = None
+
+
+async def paced(items: Iterable[Any], plan: StreamPlan) -> AsyncIterator[Any]:
+    """Yield ``items`` on the plan's schedule: the first (the role delta) at
+    once, the first token after the time to first token, the others one
+    token interval apart, each shifted by up to +/- jitter (never before the
+    previous one), with the plan's pause."""
+    pacing = plan.pacing
+    if pacing.idle and not plan.pause_ms:
         for item in items:
             yield item
         return
+    rng = random.Random(plan.seed)
     gap = pacing.gap()
+    jitter = pacing.jitter_ms / 1000.0
     loop = asyncio.get_running_loop()
     start = loop.time()
+    extra = 0.0
     for n, item in enumerate(items):
-        if n == 0:
-            yield item
-            continue
-        due = start + pacing.ttft_ms / 1000.0 + (n - 1) * gap
-        delay = due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        if n > 0:
+            due = start + extra + pacing.ttft_ms / 1000.0 + (n - 1) * gap
+            if jitter:
+                due += rng.uniform(-jitter, jitter)
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
         yield item
+        if plan.pause_after is not None and n + 1 == plan.pause_after and plan.pause_ms > 0:
+            await asyncio.sleep(plan.pause_ms / 1000.0)
+            extra += plan.pause_ms / 1000.0

@@ -50,6 +50,9 @@ class BodyValidator(AbstractRequestBodyValidator):
         contract: Contract = scope["mockserver.contract"]
         operation = contract.operations[routed_operation(scope)]
         raw, messages = await read_body(receive, state.settings.max_body)
+        record = scope.get("mockserver.record")
+        if record is not None:
+            record.body = raw[:65536].decode("utf-8", "replace")  # replaced by the parsed body below
         if not raw.strip():
             if self._required:
                 raise InvalidRequest(
@@ -67,6 +70,8 @@ class BodyValidator(AbstractRequestBodyValidator):
                     "The body must be valid JSON encoded as UTF-8.",
                     code="invalid_json",
                 ) from None
+        if record is not None:
+            record.body = body
         if operation.request is not None and not (body is None and not self._required):
             operation.request.check_request(body)
         replay = iter(messages)

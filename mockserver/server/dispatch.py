@@ -3,7 +3,9 @@
 This is the response end of "validation sits at the two ends": a JSON body
 is checked as a whole and every SSE chunk is checked before it is framed. A
 violation is never sent; the client gets a ``mock_contract_violation`` error
-instead (mid-stream: an ``error`` event, then the stream ends).
+instead (mid-stream: an ``error`` event, then the stream ends). Faults a
+fixture asks for (a cut, a missing ``[DONE]``, an error event, pauses) are
+carried out here, on the wire.
 """
 
 from __future__ import annotations
@@ -30,6 +32,30 @@ SSE_HEADERS = [
 ]
 
 
+class StreamCut(Exception):
+    """Raised to drop the connection mid-stream (a ``cut_after`` fault).
+
+    ASGI has no "abort": an exception after the response started makes the
+    server close the connection without finishing the body, which is exactly
+    what a client sees when a real stream breaks. Its log line is filtered out
+    (:class:`QuietCuts`): it is a fault that was asked for, not a bug.
+    """
+
+
+class QuietCuts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if isinstance(exc, StreamCut):
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
+
+
+def _header_list(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
 class Dispatcher:
     """The ASGI app Connexion's middlewares wrap: one call per operation."""
 
@@ -38,14 +64,18 @@ class Dispatcher:
         operation = contract.operations[routed_operation(scope)]
         scope["mockserver.operation"] = operation
         state = scope["mockserver.state"]
-        call = Call(operation, scope.get("mockserver.body"), headers_dict(scope), state.settings, state.store)
+        record = scope.get("mockserver.record")
+        call = Call(operation, scope.get("mockserver.body"), headers_dict(scope), state.settings,
+                    state.store, state.registry, record)
         outcome = await operation.handler(call)
         if isinstance(outcome, StreamOutcome):
             state.active_streams += 1
             try:
-                await send_stream(outcome, operation, receive, send)
+                stats = await send_stream(outcome, operation, receive, send)
             finally:
                 state.active_streams -= 1
+            if record is not None:
+                record.stream = stats
             return
         assert isinstance(outcome, JsonOutcome)
         validator = operation.response if outcome.status < 400 else operation.error
@@ -56,31 +86,42 @@ class Dispatcher:
                 f"The contract {operation.spec} declares no application/json response for "
                 f"{operation.method} {operation.path}; the mock cannot answer with JSON."
             )
-        extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in outcome.headers.items()]
-        await send_json(send, outcome.status, outcome.body, extra)
+        if outcome.delay_ms > 0:
+            await asyncio.sleep(outcome.delay_ms / 1000.0)
+        await send_json(send, outcome.status, outcome.body, _header_list(outcome.headers))
 
 
-async def send_stream(outcome: StreamOutcome, operation: Any, receive: Receive, send: Send) -> None:
-    """Send an SSE stream; a client that goes away cancels it at once."""
+async def send_stream(outcome: StreamOutcome, operation: Any, receive: Receive, send: Send) -> dict[str, Any]:
+    """Send an SSE stream as planned; a client that goes away cancels it at once."""
     validator = operation.chunk
+    plan = outcome.plan
     task = asyncio.current_task()
-    disconnected = False
+    stats: dict[str, Any] = {"events": 0, "done": False, "cut": False, "error": False, "disconnected": False}
 
     async def watch() -> None:
-        nonlocal disconnected
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                disconnected = True
+                stats["disconnected"] = True
                 assert task is not None
                 task.cancel()
                 return
 
     watcher = asyncio.create_task(watch())
-    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in outcome.headers.items()]
     try:
-        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + extra})
-        async for chunk in sse.paced(outcome.chunks, outcome.pacing):
+        if plan.delay_ms > 0:
+            await asyncio.sleep(plan.delay_ms / 1000.0)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": SSE_HEADERS + _header_list(outcome.headers)})
+        async for chunk in sse.paced(outcome.chunks, plan):
+            if plan.cut_after is not None and stats["events"] >= plan.cut_after:
+                stats["cut"] = True
+                raise StreamCut(f"cut after {plan.cut_after} events, as the fixture asks")
+            if plan.error_after is not None and stats["events"] >= plan.error_after:
+                stats["error"] = True
+                await send({"type": "http.response.body", "body": sse.error_event(plan.error or {}),
+                            "more_body": False})
+                return stats
             try:
                 if validator is None:
                     raise ContractViolation(
@@ -89,16 +130,28 @@ async def send_stream(outcome: StreamOutcome, operation: Any, receive: Receive, 
                     )
                 validator.check_response(chunk, what="stream chunk")
             except MockError as exc:
+                stats["error"] = True
                 await send({"type": "http.response.body", "body": sse.error_event(exc.body()), "more_body": False})
-                return
+                return stats
             await send({"type": "http.response.body", "body": sse.event(chunk), "more_body": True})
+            stats["events"] += 1
+        if plan.cut_after is not None and stats["events"] >= plan.cut_after:
+            stats["cut"] = True
+            raise StreamCut(f"cut after {plan.cut_after} events, as the fixture asks")
+        if plan.no_done:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return stats
         await send({"type": "http.response.body", "body": sse.DONE, "more_body": False})
+        stats["done"] = True
     except asyncio.CancelledError:
-        if not disconnected:
+        if not stats["disconnected"]:
             raise
+        assert task is not None
         task.uncancel()  # the cancellation was ours; nothing above us should see it
         log.debug("client disconnected mid-stream; stream task freed")
     except OSError:
+        stats["disconnected"] = True
         log.debug("client connection lost mid-stream")
     finally:
         watcher.cancel()
+    return stats

@@ -20,7 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mockserver.contract import Contract
 from mockserver.errors import MethodNotAllowed, MockError, NotFound, PayloadTooLarge, ServerError
 from mockserver.server import cors, docs
-from mockserver.server.asgi import header, send_bytes, send_json
+from mockserver.journal import Record
+from mockserver.server.asgi import header, headers_dict, send_bytes, send_json
+from mockserver.server.dispatch import StreamCut
 
 log = logging.getLogger("mockserver.http")
 
@@ -37,6 +39,10 @@ class Mount:
     path: str
     methods: list[str]
     pattern: re.Pattern[str] | None = None
+
+    @property
+    def operation_ids(self) -> dict[str, str]:
+        return {m: op.operation_id for m, op in self.contract.routes.get(self.path, {}).items()}
 
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -81,11 +87,14 @@ class MockApp:
         if origin is not None and self.state.cors_allows(origin):
             cors_extra = cors.response_headers(origin)
         started = False
+        record: Record | None = None
 
         async def send_(message: dict[str, Any]) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if record is not None:
+                    record.status = message["status"]
                 if cors_extra:
                     message = {**message, "headers": [*message.get("headers", ()), *cors_extra]}
             await send(message)
@@ -97,9 +106,12 @@ class MockApp:
                 await self.admin(scope, receive, send_)
                 return
             mount = self.match(path)
+            if mount is None and await self._builtin(scope, send_):
+                return
+            record = scope["mockserver.record"] = Record(
+                scope["method"], path, headers_dict(scope),
+                session=(header(scope, b"x-mock-session") or b"default").decode("latin-1"))
             if mount is None:
-                if await self._builtin(scope, send_):
-                    return
                 raise NotFound(f"Unknown path {path!r}. Served operations: {self._listing()}.")
             method = scope["method"]
             if method == "OPTIONS" and header(scope, b"access-control-request-method"):
@@ -116,6 +128,8 @@ class MockApp:
                     f"Request body of {int(length)} bytes is larger than the limit of "
                     f"{self.state.settings.max_body} bytes (set it with --max-body)."
                 )
+            record.spec = mount.contract.name
+            record.operation = mount.operation_ids.get(method)
             scope["mockserver.state"] = self.state
             scope["mockserver.contract"] = mount.contract
             await mount.app(scope, receive, send_)
@@ -128,11 +142,16 @@ class MockApp:
                 type=_PROBLEM_TYPES.get(status, "invalid_request_error"),
                 code=_PROBLEM_CODES.get(status),
             ), scope)
+        except StreamCut:
+            raise  # the connection must drop: that is the fault asked for
         except Exception:  # a bug of ours: log it, answer a clean 500
             log.exception("unhandled error while serving %s %s", scope.get("method"), scope.get("path"))
             await self._error(send_, started, ServerError(
                 "The mock server hit an internal error; see its log. This is a bug of the mock, not of your request."
             ), scope)
+        finally:
+            if record is not None:
+                self.state.journal_write(record)
 
     def _check_admin_token(self, scope: Scope) -> None:
         token = self.state.settings.admin_token
@@ -149,6 +168,9 @@ class MockApp:
             log.error("error after the response started: %s", exc.message)
             return
         body = exc.body()
+        record = scope.get("mockserver.record")
+        if record is not None:
+            record.error = body["error"]
         operation = scope.get("mockserver.operation")
         if operation is not None and operation.error is not None:
             # Errors are responses too: they must match the declared error shape.
@@ -210,8 +232,9 @@ class MockApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self.state.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.state.close()
+                await self.state.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -26,6 +26,15 @@ CREATE TABLE IF NOT EXISTS thread_messages (
     message   BLOB NOT NULL,
     PRIMARY KEY (thread_id, seq)
 );
+CREATE TABLE IF NOT EXISTS kv (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    session TEXT NOT NULL,
+    entry   BLOB NOT NULL
+);
 """
 
 
@@ -33,7 +42,9 @@ class SQLiteStore:
     def __init__(self, path: str | Path | None = None, *, max_threads: int = 10_000) -> None:
         self.path = str(path) if path else ":memory:"
         self.max_threads = max_threads
-        self._lock = threading.Lock()
+        # Re-entrant: inside a thread transaction, matching reads and bumps
+        # counters on the same connection.
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -97,6 +108,68 @@ class SQLiteStore:
         with self._lock:
             cur = self._db.execute("DELETE FROM threads WHERE thread_id = ?", (thread_id,))
         return cur.rowcount > 0
+
+    # --- key/value: scenario states, counters, runtime fixtures ----------------------------
+
+    def kv_get(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def kv_set(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO kv(key, value) VALUES (?, ?) "
+                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def kv_incr(self, key: str) -> int:
+        """Add one and return the new value, atomically (across worker processes too)."""
+        with self._lock:
+            (value,) = self._db.execute(
+                "INSERT INTO kv(key, value) VALUES (?, '1') "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value",
+                (key,),
+            ).fetchone()
+        return int(value)
+
+    def kv_items(self, prefix: str) -> list[tuple[str, str]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, value FROM kv WHERE substr(key, 1, ?) = ? ORDER BY key", (len(prefix), prefix)
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def kv_delete_prefix(self, prefix: str) -> int:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM kv WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+        return cur.rowcount
+
+    # --- the request journal (bounded) -----------------------------------------------------
+
+    def journal_add(self, session: str, entry: dict[str, Any], *, limit: int) -> None:
+        with self._lock:
+            cur = self._db.execute("INSERT INTO journal(session, entry) VALUES (?, ?)",
+                                   (session, orjson.dumps(entry)))
+            if cur.lastrowid % 64 == 0:  # trim now and then, not on every insert
+                self._db.execute("DELETE FROM journal WHERE seq <= ?", (cur.lastrowid - limit,))
+
+    def journal(self, session: str | None, *, limit: int) -> list[dict[str, Any]]:
+        """Entries oldest first (the newest ``limit``); ``session`` None: every session."""
+        with self._lock:
+            (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()
+            if session is None:
+                rows = self._db.execute("SELECT entry FROM journal WHERE seq > ? ORDER BY seq",
+                                        (last - limit,)).fetchall()
+            else:
+                rows = self._db.execute("SELECT entry FROM journal WHERE seq > ? AND session = ? ORDER BY seq",
+                                        (last - limit, session)).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
+    def journal_clear(self, session: str | None) -> None:
+        with self._lock:
+            if session is None:
+                self._db.execute("DELETE FROM journal")
+            else:
+                self._db.execute("DELETE FROM journal WHERE session = ?", (session,))
 
     def close(self) -> None:
         with self._lock:
