@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mockserver import handlers
-from mockserver.admin.routes import AdminAPI
+from mockserver.admin.handlers import SPEC as ADMIN_SPEC
 from mockserver.config import Settings
 from mockserver.contract import Contract, build_contract
 from mockserver.server import cors
 from mockserver.server.connexion_glue import contract_app
 from mockserver.server.dispatch import Dispatcher
 from mockserver.server.router import MockApp, Mount
-from mockserver.specs.loader import LoadedSpec, SpecError, load_all
+from mockserver.specs.loader import LoadedSpec, SpecError, load_all, load_spec
 from mockserver.fixtures.registry import Registry, watch_interval
 from mockserver.journal import Record
 from mockserver.report import write_report
@@ -90,9 +90,14 @@ def load_specs(settings: Settings) -> list[LoadedSpec]:
     return load_all(settings.specs or None, errata=settings.errata, overlay_paths=settings.overlays)
 
 
+def admin_spec() -> LoadedSpec:
+    """The admin API's own contract, served (and validated) like the others."""
+    return load_spec(ADMIN_SPEC)
+
+
 def build_app(settings: Settings, specs: list[LoadedSpec] | None = None) -> MockApp:
     specs = specs if specs is not None else load_specs(settings)
-    contracts = [build_contract(spec) for spec in specs]
+    contracts = [build_contract(spec) for spec in [*specs, admin_spec()]]
     store = open_store(settings.state, max_threads=settings.max_threads)
     mounts: list[Mount] = []
     seen: dict[tuple[str, str], str] = {}
@@ -113,7 +118,7 @@ def build_app(settings: Settings, specs: list[LoadedSpec] | None = None) -> Mock
         app = contract_app(contract, inner)
         for path, methods in contract.routes.items():
             mounts.append(Mount(contract, app, path, sorted(methods)))
-    return MockApp(state, mounts, AdminAPI(state))
+    return MockApp(state, mounts)
 
 
 def describe(spec: LoadedSpec, contract: Contract | None = None) -> str:

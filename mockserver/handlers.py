@@ -51,6 +51,8 @@ class Call:
     store: ThreadStore | None = None
     registry: Registry | None = None
     record: Record | None = None
+    state: Any = None  # the app state, for the admin API
+    params: dict[str, Any] = field(default_factory=dict)  # path and query parameters
 
 
 @dataclass
@@ -219,9 +221,12 @@ HANDLERS: dict[str, Callable[[Call], Any]] = {
 
 def resolve(operation_id: str) -> Callable[[Call], Any]:
     """Connexion's resolver: operationId -> handler. Unknown ids fail at start-up."""
+    from mockserver.admin.handlers import HANDLERS as ADMIN
+
+    known = {**HANDLERS, **ADMIN}
     try:
-        return HANDLERS[operation_id]
+        return known[operation_id]
     except KeyError:
         raise LookupError(
-            f"no handler for operationId {operation_id!r}; mockserver handles {sorted(HANDLERS)}"
+            f"no handler for operationId {operation_id!r}; mockserver handles {sorted(known)}"
         ) from None

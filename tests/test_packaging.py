@@ -22,6 +22,12 @@ def test_wheel_ships_specs_errata_and_console_script(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for name in ("ark.yaml", "multimedia.yaml", "ark.errata.yaml", "multimedia.errata.yaml"):
         assert f"mockserver/bundled_specs/{name}" in names
+    # Every module and data file of the package is in the wheel (a package
+    # missing from pyproject's list would only fail on a user's machine).
+    source = ROOT / "mockserver"
+    for path in source.rglob("*"):
+        if path.suffix in (".py", ".yaml", ".json") and "__pycache__" not in path.parts:
+            assert f"mockserver/{path.relative_to(source).as_posix()}" in names, path
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "mockserver = mockserver.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

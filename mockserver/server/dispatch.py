@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.types import Receive, Scope, Send
 
@@ -65,8 +66,10 @@ class Dispatcher:
         scope["mockserver.operation"] = operation
         state = scope["mockserver.state"]
         record = scope.get("mockserver.record")
+        params = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+        params.update(scope.get("path_params") or {})
         call = Call(operation, scope.get("mockserver.body"), headers_dict(scope), state.settings,
-                    state.store, state.registry, record)
+                    state.store, state.registry, record, state, params)
         outcome = await operation.handler(call)
         if isinstance(outcome, StreamOutcome):
             state.active_streams += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from connexion.exceptions import ProblemException
 from starlette.routing import compile_path
@@ -45,11 +45,8 @@ class Mount:
         return {m: op.operation_id for m, op in self.contract.routes.get(self.path, {}).items()}
 
 
-Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
 class MockApp:
-    def __init__(self, state: Any, mounts: list[Mount], admin: Handler) -> None:
+    def __init__(self, state: Any, mounts: list[Mount]) -> None:
         self.state = state
         self.exact: dict[str, Mount] = {}
         self.templated: list[Mount] = []
@@ -59,7 +56,6 @@ class MockApp:
                 self.templated.append(mount)
             else:
                 self.exact[mount.path] = mount
-        self.admin = admin
         self.spec_names = [m.contract.name for m in mounts]
         self.documents = {}
         for mount in mounts:
@@ -101,16 +97,16 @@ class MockApp:
 
         try:
             path = scope["path"]
-            if path.startswith("/__admin"):
+            admin = path.startswith("/__admin")
+            if admin:
                 self._check_admin_token(scope)
-                await self.admin(scope, receive, send_)
-                return
             mount = self.match(path)
             if mount is None and await self._builtin(scope, send_):
                 return
-            record = scope["mockserver.record"] = Record(
-                scope["method"], path, headers_dict(scope),
-                session=(header(scope, b"x-mock-session") or b"default").decode("latin-1"))
+            if not admin:  # the journal records client traffic, not the admin API's
+                record = scope["mockserver.record"] = Record(
+                    scope["method"], path, headers_dict(scope),
+                    session=(header(scope, b"x-mock-session") or b"default").decode("latin-1"))
             if mount is None:
                 raise NotFound(f"Unknown path {path!r}. Served operations: {self._listing()}.")
             method = scope["method"]
@@ -128,8 +124,9 @@ class MockApp:
                     f"Request body of {int(length)} bytes is larger than the limit of "
                     f"{self.state.settings.max_body} bytes (set it with --max-body)."
                 )
-            record.spec = mount.contract.name
-            record.operation = mount.operation_ids.get(method)
+            if record is not None:
+                record.spec = mount.contract.name
+                record.operation = mount.operation_ids.get(method)
             scope["mockserver.state"] = self.state
             scope["mockserver.contract"] = mount.contract
             await mount.app(scope, receive, send_)
