@@ -21,13 +21,13 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/mockserver serve --host $(HOST) --port $(PORT) $(ARGS)
+	$(BIN)/mockserver serve --host $(HOST) --port $(PORT) --fixtures fixtures $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: $(VENV)/.installed
-	$(BIN)/mockserver lint
+	$(BIN)/mockserver lint --fixtures fixtures
 
 # The schemathesis contract run at 1,000 examples per operation and mode (make test runs 100).
 fuzz: $(VENV)/.installed-test

@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="an extra overlay to count as a fix (repeatable)")
     lint.add_argument("--no-errata", action="store_true", help="do not count the errata as fixes")
     lint.add_argument("--json", action="store_true", help="print the report as JSON")
+    lint.add_argument("--fixtures", action="append", type=Path, default=[], metavar="DIR",
+                      help="also check the fixture files in DIR (or a file), against the linted specs "
+                           "as served (repeatable)")
     return parser
 
 
@@ -101,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "lint":
         from mockserver.specs.lint import run_lint
 
-        return run_lint(args.specs, overlays=args.overlay, errata=not args.no_errata, as_json=args.json)
+        code = run_lint(args.specs, overlays=args.overlay, errata=not args.no_errata, as_json=args.json)
+        if args.fixtures:
+            from mockserver.fixtures.lint import lint_fixtures
+
+            code = max(code, lint_fixtures(args.specs, args.fixtures, errata=not args.no_errata))
+        return code
     parser.print_help()
     return 2
 
@@ -132,6 +140,10 @@ def serve(args: argparse.Namespace) -> int:
         fixtures=args.fixtures, unmatched=args.unmatched, jitter_ms=args.jitter, journal_size=args.journal_size,
         report=args.report,
     )
+    missing = [str(p) for p in settings.fixtures if not p.exists()]
+    if missing:
+        print(f"mockserver: cannot start: no such fixtures path: {', '.join(missing)}", file=sys.stderr)
+        return 2
     if settings.workers > 1 and settings.state is None:
         # Workers are processes: in-memory SQLite would give each its own threads.
         scratch = tempfile.mkdtemp(prefix="mockserver-")
