@@ -20,6 +20,7 @@ from mockserver.contract import Contract, build_contract
 from mockserver.server import cors
 from mockserver.server.connexion_glue import contract_app
 from mockserver.server.dispatch import Dispatcher
+from mockserver.server.proxy import Recorder
 from mockserver.server.router import MockApp, Mount
 from mockserver.specs.loader import LoadedSpec, SpecError, load_all, load_spec
 from mockserver.fixtures.registry import Registry, watch_interval
@@ -37,6 +38,7 @@ class AppState:
     contracts: list[Contract]
     store: ThreadStore
     registry: Registry
+    recorder: Recorder | None = None
     started: float = field(default_factory=time.monotonic)
     active_streams: int = 0  # streams being sent right now, in this process (the admin API shows it)
     _watcher: asyncio.Task | None = None
@@ -62,6 +64,8 @@ class AppState:
         """At shutdown: stop watching, write the report, release the store."""
         if self._watcher is not None:
             self._watcher.cancel()
+        if self.recorder is not None:
+            await self.recorder.close()
         if self.settings.report is not None:
             entries = self.store.journal(None, limit=self.settings.journal_size)
             summary = write_report(self.settings.report, entries)
@@ -112,7 +116,13 @@ def build_app(settings: Settings, specs: list[LoadedSpec] | None = None) -> Mock
                 )
     registry = Registry(settings.fixtures, contracts, store)
     registry.reload()
-    state = AppState(settings, contracts, store, registry)
+    recorder = None
+    if settings.record is not None:
+        if not settings.upstream:
+            raise SpecError("--record needs --upstream URL (the real API to record)")
+        recorder = Recorder(settings.record, settings.upstream, key_env=settings.upstream_key_env,
+                            redact=settings.redact, record_errors=settings.record_errors)
+    state = AppState(settings, contracts, store, registry, recorder)
     inner = Dispatcher()
     for contract in contracts:
         app = contract_app(contract, inner)

@@ -79,6 +79,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--report", type=Path, default=None, metavar="FILE",
                        help="at shutdown, write a JUnit XML report (and FILE.json) with one failed case per "
                             "invalid or unmatched request")
+    serve.add_argument("--record", type=Path, default=None, metavar="DIR",
+                       help="record mode: proxy chat requests to --upstream and write each exchange as a "
+                            "cassette in DIR")
+    serve.add_argument("--upstream", default=None, metavar="URL",
+                       help="the OpenAI-compatible API to record (its base URL, without the operation path)")
+    serve.add_argument("--upstream-key-env", default=None, metavar="VAR",
+                       help="the environment variable holding the upstream API key (sent as a Bearer token)")
+    serve.add_argument("--redact", action="append", default=[], metavar="NAME",
+                       help="a header or body field to redact in cassettes (repeatable; Authorization, "
+                            "api-key and cookies always are)")
+    serve.add_argument("--record-errors", action="store_true",
+                       help="also record upstream error answers (default: only successes)")
+    serve.add_argument("--replay-speed", type=float, default=1.0, metavar="X",
+                       help="recorded streams replay at this speed: 0 at once, 1 as recorded (default: 1)")
+    serve.add_argument("--replay-ids", choices=["keep", "fresh"], default="keep",
+                       help="replayed ids and created times: as recorded (default) or new")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     lint = sub.add_parser("lint", help="report the defects of spec files",
@@ -138,7 +154,9 @@ def serve(args: argparse.Namespace) -> int:
         max_body=args.max_body, state=args.state, workers=args.workers,
         shutdown_timeout=args.shutdown_timeout, admin_token=args.admin_token, max_threads=args.max_threads,
         fixtures=args.fixtures, unmatched=args.unmatched, jitter_ms=args.jitter, journal_size=args.journal_size,
-        report=args.report,
+        report=args.report, replay_speed=args.replay_speed, replay_ids=args.replay_ids, record=args.record,
+        upstream=args.upstream, upstream_key_env=args.upstream_key_env, redact=args.redact,
+        record_errors=args.record_errors,
     )
     missing = [str(p) for p in settings.fixtures if not p.exists()]
     if missing:
@@ -159,13 +177,19 @@ def serve(args: argparse.Namespace) -> int:
         print(f"spec {describe(spec)}", flush=True)
         for finding in remaining_defects(spec):
             print(f"  warning: {finding.where}: {finding.message}", flush=True)
+    if settings.record is not None:
+        print(f"recording: {settings.upstream} -> cassettes in {settings.record}"
+              f"{' (errors too)' if settings.record_errors else ''}", flush=True)
     state = settings.state or "SQLite in memory"
     print(f"state: {state}; workers: {settings.workers}", flush=True)
     registry = app.state.registry
     if settings.fixtures:
-        loaded = sum(len(f.fixtures) for f in registry.files.values() if f.error is None)
-        print(f"fixtures: {loaded} loaded from {len(registry.files)} file(s) in "
-              f"{', '.join(map(str, settings.fixtures))}; unmatched requests: {settings.unmatched}", flush=True)
+        files = registry.files.values()
+        counts = (sum(len(f.fixtures) for f in files), sum(len(f.cassettes) for f in files),
+                  sum(len(f.conversations) for f in files))
+        print(f"fixtures: {counts[0]} fixture(s), {counts[1]} cassette(s), {counts[2]} conversation(s) from "
+              f"{len(registry.files)} file(s) in {', '.join(map(str, settings.fixtures))}; "
+              f"unmatched requests: {settings.unmatched}", flush=True)
         for error in registry.errors:
             print(f"  rejected: {error['file']}:{error['line']}: {error['reason']}", flush=True)
     print(f"mockserver {__version__} listening on http://{host}:{args.port} "

@@ -32,6 +32,13 @@ class Settings:
     jitter_ms: float = 0.0
     journal_size: int = 10_000
     report: Path | None = None  # JUnit XML (and .json beside it) written at shutdown
+    replay_speed: float = 1.0  # recorded streams: 0 at once, 1 as recorded
+    replay_ids: str = "keep"  # or "fresh"
+    record: Path | None = None  # record mode: cassettes go here
+    upstream: str | None = None
+    upstream_key_env: str | None = None
+    redact: list[str] = field(default_factory=list)
+    record_errors: bool = False
 
     def to_json(self) -> str:
         """For worker processes, which rebuild the app from the same settings."""
@@ -40,6 +47,7 @@ class Settings:
         data["overlays"] = [str(p) for p in self.overlays]
         data["fixtures"] = [str(p) for p in self.fixtures]
         data["report"] = str(self.report) if self.report else None
+        data["record"] = str(self.record) if self.record else None
         return json.dumps(data)
 
     @classmethod
@@ -51,4 +59,5 @@ class Settings:
         data["overlays"] = [Path(p) for p in data.get("overlays", [])]
         data["fixtures"] = [Path(p) for p in data.get("fixtures", [])]
         data["report"] = Path(data["report"]) if data.get("report") else None
+        data["record"] = Path(data["record"]) if data.get("record") else None
         return cls(**data)

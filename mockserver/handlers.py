@@ -24,6 +24,8 @@ from mockserver.fixtures.matching import RequestView
 from mockserver.fixtures.registry import Registry, Selection
 from mockserver.journal import Record
 from mockserver.prefer import Preferences, parse_prefer
+from mockserver.recording import conversations, replay
+from mockserver.recording.cassette import Cassette
 from mockserver.reply import Reply
 from mockserver.sources import generator
 from mockserver.state.store import ThreadStore
@@ -87,6 +89,7 @@ class Answer:
     reply: Reply
     selection: Selection | None
     stream: dict[str, Any]
+    recorded: Cassette | None = None  # replay this recording's own body / chunks
 
 
 def _near_miss_report(near: list, limit: int = 3) -> str:
@@ -115,10 +118,17 @@ def _answer(call: Call, req: ChatRequest, prefs: Preferences, streaming: bool, s
     if call.record is not None:
         call.record.near_misses = [f"{m.fixture.id}: {'; '.join(m.reasons)}" for m in near[:3]] if not selection else []
     if selection is None:
+        recorded = _replay(call, req)
+        if recorded is not None:
+            return recorded
         if call.settings.unmatched == "error":
             if call.record is not None:
                 call.record.source = "unmatched"
-            raise NoMatch(f"No fixture matched this request. {_near_miss_report(near)}")
+            report = _near_miss_report(near)
+            diverged = conversations.divergence(registry.conversations(), req.messages) if registry else None
+            if diverged:
+                report += f" | {diverged}"
+            raise NoMatch(f"No fixture or recording matched this request. {report}")
         reply = generator.reply_for(req, seed)
         return Answer(reply, None, {})
     fixture = selection.fixture
@@ -135,6 +145,31 @@ def _answer(call: Call, req: ChatRequest, prefs: Preferences, streaming: bool, s
     ctx = respond.Context(req=req, session=session, counter=selection.counter, seed=request_seed)
     reply = respond.build_reply(fixture, selection.response, ctx)
     return Answer(reply, selection, stream)
+
+
+def _replay(call: Call, req: ChatRequest) -> Answer | None:
+    """A cassette recorded for this request, or the next turn of a recorded conversation."""
+    registry = call.registry
+    if registry is None:
+        return None
+    prompt = tokens.prompt_tokens(req.messages)
+    recorded = registry.cassette_for(call.operation.spec, call.body)
+    if recorded is not None:
+        if recorded.status >= 400:
+            error = (recorded.response.get("body") or {}).get("error") or {}
+            raise MockError(error.get("message", "Recorded error."), status=recorded.status,
+                            type=error.get("type"), code=error.get("code"), param=error.get("param"),
+                            headers={k: v for k, v in (recorded.response.get("headers") or {}).items()
+                                     if k.lower() != "content-type"})
+        reply = replay.reply_from_cassette(recorded, call.settings.replay_ids, prompt)
+        return Answer(reply, None, {}, recorded)
+    found = conversations.next_turn(registry.conversations(), req.messages)
+    if found is not None:
+        conversation, turn = found
+        reply = replay.reply_from_message(turn, model=req.model, prompt_tokens=prompt,
+                                          source=f"conversation:{conversation.where}")
+        return Answer(reply, None, {})
+    return None
 
 
 def _thread_key(thread_id: Any, session: str) -> str:
@@ -207,6 +242,13 @@ async def create_chat_completion(call: Call) -> Outcome:
     if early and reply.content and tokens.count(reply.content) > early:
         reply.content, reply.finish_reason = tokens.truncate(reply.content, early), "length"
         reply.usage.completion_tokens = early
+    if answer.recorded is not None:
+        recorded, ids = answer.recorded, call.settings.replay_ids
+        if not streaming:
+            return JsonOutcome(replay.json_body(recorded, ids))
+        if recorded.streamed:
+            chunks, schedule = replay.stream(recorded, ids, call.settings.replay_speed)
+            return StreamOutcome(chunks, StreamPlan(schedule=schedule, no_done=not recorded.ends_with_done()))
     if streaming:
         plan = _plan(call, answer.stream, prefs, reply, seed)
         split = render.splitter(answer.stream.get("chunking", "token"))

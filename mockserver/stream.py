@@ -61,6 +61,7 @@ class StreamPlan:
     no_done: bool = False
     error_after: int | None = None
     error: dict[str, Any] | None = None
+    schedule: tuple[float, ...] | None = None  # a recording's own clock: seconds from the start, per event
 
 
 async def paced(items: Iterable[Any], plan: StreamPlan) -> AsyncIterator[Any]:
@@ -69,6 +70,16 @@ async def paced(items: Iterable[Any], plan: StreamPlan) -> AsyncIterator[Any]:
     token interval apart, each shifted by up to +/- jitter (never before the
     previous one), with the plan's pause."""
     pacing = plan.pacing
+    if plan.schedule is not None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for n, item in enumerate(items):
+            if n < len(plan.schedule):
+                delay = start + plan.schedule[n] - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            yield item
+        return
     if pacing.idle and not plan.pause_ms:
         for item in items:
             yield item

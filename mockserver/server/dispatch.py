@@ -70,6 +70,10 @@ class Dispatcher:
         params.update(scope.get("path_params") or {})
         call = Call(operation, scope.get("mockserver.body"), headers_dict(scope), state.settings,
                     state.store, state.registry, record, state, params)
+        recorder = getattr(state, "recorder", None)
+        if recorder is not None and operation.declares("messages"):
+            await recorder.forward(call, operation, send)
+            return
         outcome = await operation.handler(call)
         if isinstance(outcome, StreamOutcome):
             state.active_streams += 1

@@ -1,0 +1,93 @@
+"""Turn recordings into answers: a cassette's body or chunks, a conversation's turn.
+
+A streamed recording replays its own chunks (same boundaries) on its own
+clock, scaled by ``--replay-speed`` (0: at once, 1: as recorded). Asked the
+other way round, a streamed recording is assembled into one completion, and
+a JSON recording is streamed through the usual renderer. Ids and ``created``
+are kept (byte-for-byte replay) or made fresh (``--replay-ids fresh``).
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import time
+from typing import Any
+
+import orjson
+
+from mockserver import tokens
+from mockserver.recording.cassette import Cassette, assemble
+from mockserver.reply import Reply, ToolCall, Usage
+
+
+def _fresh(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    new_id = "chatcmpl-" + secrets.token_hex(12)
+    now = int(time.time())
+    out = []
+    for doc in documents:
+        doc = copy.deepcopy(doc)
+        if "id" in doc:
+            doc["id"] = new_id
+        if "created" in doc:
+            doc["created"] = now
+        out.append(doc)
+    return out
+
+
+def json_body(cassette: Cassette, ids: str) -> dict[str, Any]:
+    body = cassette.response["body"] if not cassette.streamed else assemble([c for _, c in cassette.chunks()])
+    return _fresh([body])[0] if ids == "fresh" else copy.deepcopy(body)
+
+
+def stream(cassette: Cassette, ids: str, speed: float) -> tuple[list[dict[str, Any]], tuple[float, ...] | None]:
+    """The recorded chunks and, unless speed is 0, when to send each (seconds from the start)."""
+    timed = cassette.chunks()
+    chunks = [c for _, c in timed]
+    chunks = _fresh(chunks) if ids == "fresh" else copy.deepcopy(chunks)
+    if speed <= 0 or not timed:
+        return chunks, None
+    origin = timed[0][0]
+    return chunks, tuple(max(0.0, (t - origin) * speed) for t, _ in timed)
+
+
+def reply_from_message(message: dict[str, Any], *, model: str, prompt_tokens: int, source: str,
+                       finish_reason: str | None = None, ids: dict[str, Any] | None = None) -> Reply:
+    """A Reply that says what a recorded assistant message said."""
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    calls = []
+    for call in message.get("tool_calls") or []:
+        fn = call.get("function") or {}
+        arguments = fn.get("arguments")
+        if not isinstance(arguments, str):
+            arguments = orjson.dumps(arguments if arguments is not None else {}).decode()
+        calls.append(ToolCall(call.get("id") or "call_" + secrets.token_hex(12), fn.get("name", ""), arguments))
+    completion = tokens.count(content or "") + sum(tokens.count(c.name) + tokens.count(c.arguments) for c in calls)
+    ids = ids or {}
+    return Reply(
+        id=ids.get("id") or "chatcmpl-" + secrets.token_hex(12),
+        created=ids.get("created") or int(time.time()),
+        model=ids.get("model") or model,
+        content=content if isinstance(content, str) else None,
+        finish_reason=finish_reason or ("tool_calls" if calls else "stop"),
+        usage=Usage(prompt_tokens, completion),
+        tool_calls=calls,
+        refusal=message.get("refusal"),
+        audio=message.get("audio") if isinstance(message.get("audio"), dict) and "data" in message["audio"] else None,
+        source=source,
+    )
+
+
+def reply_from_cassette(cassette: Cassette, ids: str, prompt_tokens: int) -> Reply:
+    """For a streamed request answered from a JSON recording: the usual renderer streams it."""
+    body = json_body(cassette, ids)
+    choice = (body.get("choices") or [{}])[0]
+    reply = reply_from_message(choice.get("message") or {}, model=body.get("model", ""), prompt_tokens=prompt_tokens,
+                               source=f"cassette:{cassette.file}", finish_reason=choice.get("finish_reason"),
+                               ids={"id": body.get("id"), "created": body.get("created"), "model": body.get("model")})
+    usage = body.get("usage") or {}
+    reply.usage.prompt_tokens = usage.get("prompt_tokens", reply.usage.prompt_tokens)
+    reply.usage.completion_tokens = usage.get("completion_tokens", reply.usage.completion_tokens)
+    return reply

@@ -1,0 +1,152 @@
+"""Record mode: proxy each chat request to a real, OpenAI-compatible upstream.
+
+The client's request has passed the contract (as always); it goes upstream
+with the key from the environment variable named by ``--upstream-key-env``
+(never from a file or the command line). The answer streams back as it
+arrives, event by event, and is checked against the contract on the way:
+violations by the real service are logged and journaled, so the mock doubles
+as a contract checker of the upstream. When the exchange is complete it is
+written as a cassette (secrets redacted first, written atomically).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from starlette.types import Send
+
+from mockserver.contract import Operation
+from mockserver.errors import MockError
+from mockserver.recording import cassette as cassette_mod
+from mockserver.recording import filters
+from mockserver.server.asgi import send_json
+
+log = logging.getLogger("mockserver.record")
+
+FORWARDED_REQUEST_HEADERS = ("accept", "openai-organization", "openai-project", "user-agent")
+
+
+class UpstreamUnavailable(MockError):
+    status = 502
+    type = "upstream_error"
+    code = "upstream_unavailable"
+
+
+class Recorder:
+    def __init__(self, directory: Path, upstream: str, *, key_env: str | None, redact: list[str],
+                 record_errors: bool, timeout: float = 120.0) -> None:
+        self.directory = Path(directory)
+        self.upstream = upstream.rstrip("/")
+        self.key_env = key_env
+        self.redact = redact
+        self.record_errors = record_errors
+        self.timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=10.0))
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    def _headers(self, client_headers: dict[str, str]) -> dict[str, str]:
+        headers = {"content-type": "application/json"}
+        headers.update({k: v for k, v in client_headers.items() if k in FORWARDED_REQUEST_HEADERS})
+        key = os.environ.get(self.key_env) if self.key_env else None
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        return headers
+
+    async def forward(self, call: Any, operation: Operation, send: Send) -> None:
+        body = call.body
+        url = self.upstream + operation.path
+        started = time.monotonic()
+        violations: list[str] = []
+        try:
+            async with self.client().stream("POST", url, content=orjson.dumps(body),
+                                            headers=self._headers(dict(call.headers))) as upstream:
+                kind = upstream.headers.get("content-type", "")
+                keep = filters.response_headers(dict(upstream.headers))
+                if kind.startswith("text/event-stream") and upstream.status_code < 400:
+                    events = await self._relay_stream(upstream, operation, send, started, violations)
+                    response: dict[str, Any] = {"status": upstream.status_code, "headers": keep, "events": events}
+                else:
+                    raw = await upstream.aread()
+                    try:
+                        document = orjson.loads(raw)
+                    except orjson.JSONDecodeError:
+                        raise UpstreamUnavailable(
+                            f"The upstream answered {upstream.status_code} with a body that is not JSON.") from None
+                    validator = operation.response if upstream.status_code < 400 else operation.error
+                    self._check(validator, document, "response body", violations)
+                    extra = [(k.encode(), v.encode()) for k, v in keep.items() if k != "content-type"]
+                    await send_json(send, upstream.status_code, document, extra)
+                    response = {"status": upstream.status_code, "headers": keep, "body": document}
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"The upstream {self.upstream} could not be reached: {exc!r}.") from None
+        if call.record is not None:
+            call.record.source = "upstream"
+            if violations:
+                call.record.error = {"message": "upstream contract violations: " + "; ".join(violations),
+                                     "type": "upstream_contract_violation", "param": None, "code": None}
+        if response["status"] >= 400 and not self.record_errors:
+            return
+        if "events" in response and not (response["events"] and response["events"][-1].get("data") == "[DONE]"):
+            log.warning("upstream stream ended without [DONE]; cassette kept as recorded")
+        recorded = cassette_mod.Cassette(
+            file="", spec=operation.spec,
+            request={"method": operation.method, "path": operation.path,
+                     "headers": filters.redact_headers(dict(call.headers), self.redact),
+                     "body": filters.redact_body(body, self.redact)},
+            response=response, recorded_at=cassette_mod.now_iso())
+        path = cassette_mod.save(self.directory, recorded)
+        log.info("recorded %s", path)
+
+    def _check(self, validator: Any, document: Any, what: str, violations: list[str]) -> None:
+        if validator is None:
+            return
+        found = validator.violation(document)
+        if found is not None:
+            message = f"{what} at {found.param or '(root)'}: {found.message}"
+            violations.append(message)
+            log.warning("upstream contract violation: %s [rule %s]", message, found.rule)
+
+    async def _relay_stream(self, upstream: httpx.Response, operation: Operation, send: Send, started: float,
+                            violations: list[str]) -> list[dict[str, Any]]:
+        await send({"type": "http.response.start", "status": upstream.status_code,
+                    "headers": [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]})
+        events: list[dict[str, Any]] = []
+        block: list[str] = []
+        async for line in upstream.aiter_lines():
+            if line:
+                block.append(line)
+                continue
+            if not block:
+                continue
+            await send({"type": "http.response.body", "body": ("\n".join(block) + "\n\n").encode(), "more_body": True})
+            data = "\n".join(l[5:].lstrip() for l in block if l.startswith("data:"))
+            block = []
+            t = round(time.monotonic() - started, 4)
+            if data == "[DONE]":
+                events.append({"t": t, "data": "[DONE]"})
+                continue
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                violations.append(f"event {len(events)} is not JSON")
+                continue
+            self._check(operation.chunk, chunk, f"chunk {len(events)}", violations)
+            events.append({"t": t, "data": chunk})
+        if block:
+            await send({"type": "http.response.body", "body": ("\n".join(block) + "\n\n").encode(), "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return events
