@@ -42,9 +42,18 @@ class AppState:
     started: float = field(default_factory=time.monotonic)
     active_streams: int = 0  # streams being sent right now, in this process (the admin API shows it)
     _watcher: asyncio.Task | None = None
+    listeners: set[asyncio.Queue] = field(default_factory=set)  # live journal streams (the inspector page)
 
+    @property
+    def requests_log(self) -> logging.Logger:
+        return logging.getLogger("mockserver.requests")
     def journal_write(self, record: Record) -> None:
-        self.store.journal_add(record.session, record.entry(), limit=self.settings.journal_size)
+        entry = record.entry()
+        self.store.journal_add(record.session, entry, limit=self.settings.journal_size)
+        self.requests_log.info(entry)
+        for queue in list(self.listeners):
+            if queue.qsize() < 1000:  # a stalled page must not make the server hold every entry
+                queue.put_nowait(entry)
 
     async def start(self) -> None:
         """At start-up: watch the fixture files, so edits apply without a restart."""
@@ -74,7 +83,7 @@ class AppState:
         self.store.close()
 
     def cors_allows(self, origin: bytes) -> bool:
-        return cors.is_loopback_origin(origin.decode("latin-1"))
+        return cors.allows(origin.decode("latin-1"), self.settings.cors_origins, self.settings.cors)
 
 
 log = logging.getLogger("mockserver")
@@ -84,10 +93,14 @@ SETTINGS_ENV = "MOCKSERVER_SETTINGS"
 
 def app_from_env() -> MockApp:
     """The app factory each worker process runs (``--workers N``)."""
+    from mockserver.logs import configure
     from mockserver.server.dispatch import QuietCuts
 
+    settings = Settings.from_json(os.environ[SETTINGS_ENV])
+    configure(os.environ.get("MOCKSERVER_LOG_LEVEL", "info"), json_logs=settings.log_format == "json",
+              quiet=settings.quiet)
     logging.getLogger("uvicorn.error").addFilter(QuietCuts())
-    return build_app(Settings.from_json(os.environ[SETTINGS_ENV]))
+    return build_app(settings)
 
 
 def load_specs(settings: Settings) -> list[LoadedSpec]:

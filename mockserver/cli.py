@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="recorded streams replay at this speed: 0 at once, 1 as recorded (default: 1)")
     serve.add_argument("--replay-ids", choices=["keep", "fresh"], default="keep",
                        help="replayed ids and created times: as recorded (default) or new")
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="also allow this browser origin (repeatable; '*' allows any); loopback origins "
+                            "are allowed by default")
+    serve.add_argument("--no-cors", action="store_true", help="answer no CORS request, not even from loopback")
+    serve.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    serve.add_argument("--json-logs", action="store_true", help="log one JSON object per line")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     lint = sub.add_parser("lint", help="report the defects of spec files",
@@ -138,9 +144,10 @@ def serve(args: argparse.Namespace) -> int:
     from mockserver.specs.loader import SpecError
     from mockserver.specs.overlay import OverlayError
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    from mockserver.logs import configure
     from mockserver.server.dispatch import QuietCuts
 
+    configure(args.log_level, json_logs=args.json_logs, quiet=args.quiet)
     logging.getLogger("uvicorn.error").addFilter(QuietCuts())
     host = _host(args.host)
     if host is None:
@@ -156,7 +163,8 @@ def serve(args: argparse.Namespace) -> int:
         fixtures=args.fixtures, unmatched=args.unmatched, jitter_ms=args.jitter, journal_size=args.journal_size,
         report=args.report, replay_speed=args.replay_speed, replay_ids=args.replay_ids, record=args.record,
         upstream=args.upstream, upstream_key_env=args.upstream_key_env, redact=args.redact,
-        record_errors=args.record_errors,
+        record_errors=args.record_errors, cors_origins=args.cors_origin, cors=not args.no_cors,
+        log_format="json" if args.json_logs else "text", quiet=args.quiet,
     )
     missing = [str(p) for p in settings.fixtures if not p.exists()]
     if missing:
@@ -195,7 +203,7 @@ def serve(args: argparse.Namespace) -> int:
     print(f"mockserver {__version__} listening on http://{host}:{args.port} "
           f"(docs: http://{host}:{args.port}/docs)", flush=True)
     common = dict(
-        host=host, port=args.port, log_level=args.log_level, access_log=False,
+        host=host, port=args.port, log_level=args.log_level, access_log=False, log_config=None,
         loop=_best("uvloop", "auto"), http=_best("httptools", "auto"), lifespan="on",
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
@@ -203,6 +211,7 @@ def serve(args: argparse.Namespace) -> int:
         uvicorn.Server(uvicorn.Config(app, **common)).run()
     else:
         os.environ[SETTINGS_ENV] = settings.to_json()
+        os.environ["MOCKSERVER_LOG_LEVEL"] = args.log_level
         uvicorn.run("mockserver.app:app_from_env", factory=True, workers=settings.workers, **common)
     return 0
 

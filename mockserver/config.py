@@ -39,6 +39,10 @@ class Settings:
     upstream_key_env: str | None = None
     redact: list[str] = field(default_factory=list)
     record_errors: bool = False
+    cors_origins: list[str] = field(default_factory=list)  # empty: loopback origins; "*": any
+    cors: bool = True
+    log_format: str = "text"  # or "json": one JSON object per request line
+    quiet: bool = False  # no per-request log lines
 
     def to_json(self) -> str:
         """For worker processes, which rebuild the app from the same settings."""

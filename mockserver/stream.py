@@ -70,6 +70,10 @@ async def paced(items: Iterable[Any], plan: StreamPlan) -> AsyncIterator[Any]:
     token interval apart, each shifted by up to +/- jitter (never before the
     previous one), with the plan's pause."""
     pacing = plan.pacing
+    if hasattr(items, "__aiter__"):  # a live feed (the journal): it paces itself
+        async for item in items:  # type: ignore[union-attr]
+            yield item
+        return
     if plan.schedule is not None:
         loop = asyncio.get_running_loop()
         start = loop.time()

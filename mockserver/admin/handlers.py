@@ -16,7 +16,8 @@ from mockserver import __version__
 from mockserver.errors import InvalidRequest, NotFound
 from mockserver.fixtures.loader import FixtureLoadError
 from mockserver.fixtures.matching import last_user_text
-from mockserver.handlers import JsonOutcome
+from mockserver.handlers import JsonOutcome, StreamOutcome
+from mockserver.stream import StreamPlan
 
 SPEC = Path(__file__).with_name("admin.yaml")
 
@@ -108,6 +109,27 @@ async def list_requests(call: Any) -> JsonOutcome:
     return JsonOutcome({"requests": [e for e in _entries(call) if _keep(e, rules)]})
 
 
+async def stream_requests(call: Any) -> StreamOutcome:
+    """The backlog, then every new entry, until the client goes away."""
+    state, session = call.state, _session(call)
+    backlog = int(call.params.get("backlog", 50))
+    queue: asyncio.Queue = asyncio.Queue()
+    state.listeners.add(queue)
+
+    async def feed() -> Any:
+        try:
+            for entry in (_entries(call)[-backlog:] if backlog else []):
+                yield entry
+            while True:
+                entry = await queue.get()
+                if session is None or entry.get("session") == session:
+                    yield entry
+        finally:
+            state.listeners.discard(queue)
+
+    return StreamOutcome(feed(), StreamPlan(no_done=True))
+
+
 async def clear_requests(call: Any) -> JsonOutcome:
     call.store.journal_clear(_session(call))
     return JsonOutcome({"cleared": True, "session": _session(call)})
@@ -185,6 +207,7 @@ HANDLERS: dict[str, Callable[[Any], Any]] = {
     "adminHealth": admin_health,
     "listRequests": list_requests,
     "clearRequests": clear_requests,
+    "streamRequests": stream_requests,
     "countRequests": count_requests,
     "listFixtures": list_fixtures,
     "addFixtures": add_fixtures,

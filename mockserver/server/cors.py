@@ -22,6 +22,15 @@ def is_loopback_origin(origin: str) -> bool:
     return parts.scheme in ("http", "https") and (parts.hostname or "") in LOOPBACK_HOSTS
 
 
+def allows(origin: str, configured: list[str], enabled: bool) -> bool:
+    """Loopback origins by default; ``--cors-origin`` lists others (``*``: any); ``--no-cors``: none."""
+    if not enabled:
+        return False
+    if "*" in configured or origin in configured:
+        return True
+    return is_loopback_origin(origin)
+
+
 def response_headers(origin: bytes) -> list[tuple[bytes, bytes]]:
     return [
         (b"access-control-allow-origin", origin),

@@ -53,3 +53,19 @@ def static_file(path: str) -> tuple[bytes, bytes] | None:
         return None
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return file.read_bytes(), kind.encode()
+
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+
+
+def inspector_file(name: str) -> tuple[bytes, bytes] | None:
+    """A file of the inspector page (shipped in the package, no CDN), or None."""
+    if not name or "/" in name or name.startswith("."):
+        return None
+    file = STATIC_DIR / name
+    if not file.is_file():
+        return None
+    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if kind.startswith("text/") or kind.endswith(("javascript", "json")):
+        kind += "; charset=utf-8"
+    return file.read_bytes(), kind.encode()

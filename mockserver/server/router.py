@@ -26,6 +26,8 @@ from mockserver.server.dispatch import StreamCut
 
 log = logging.getLogger("mockserver.http")
 
+UI = "/__admin/ui"
+
 _PROBLEM_CODES = {400: "invalid_value", 404: "not_found", 405: "method_not_allowed",
                   413: "request_too_large", 415: "unsupported_media_type"}
 _PROBLEM_TYPES = {400: "invalid_request_error", 404: "invalid_request_error", 405: "invalid_request_error",
@@ -98,6 +100,10 @@ class MockApp:
         try:
             path = scope["path"]
             admin = path.startswith("/__admin")
+            if path == UI or path.startswith(UI + "/"):
+                # The inspector page itself is static; the API calls it makes carry the token.
+                if await self._builtin(scope, send_):
+                    return
             if admin:
                 self._check_admin_token(scope)
             mount = self.match(path)
@@ -206,6 +212,12 @@ class MockApp:
             return True
         if path.startswith(docs.UI_PREFIX):
             found = docs.static_file(path)
+            if found is not None:
+                await send_bytes(send, 200, found[0], found[1])
+                return True
+            return False
+        if path == UI or path.startswith(UI + "/"):
+            found = docs.inspector_file(path[len(UI):].lstrip("/") or "inspector.html")
             if found is not None:
                 await send_bytes(send, 200, found[0], found[1])
                 return True

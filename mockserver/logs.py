@@ -1,0 +1,61 @@
+"""Logging: one line per request, as text or JSON.
+
+The journal entry of each request goes to the ``mockserver.requests`` logger;
+the formatters here turn it into ``POST /chat/completions 200 fixture:refund 3.1 ms``
+or one JSON object per line (``--json-logs``). ``--quiet`` silences it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+
+def _request_line(entry: dict[str, Any]) -> str:
+    source = entry.get("source") or (entry.get("error") or {}).get("code") or "-"
+    stream = entry.get("stream")
+    extra = ""
+    if stream:
+        extra = f" stream:{stream.get('events')}ev" + ("" if stream.get("done") else
+                                                       " (cut)" if stream.get("cut") else " (no [DONE])")
+    session = "" if entry.get("session") == "default" else f" session:{entry.get('session')}"
+    return (f"{entry.get('method')} {entry.get('path')} {entry.get('status')} {source}"
+            f"{extra}{session} {entry.get('duration_ms', 0):.1f} ms")
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == "mockserver.requests" and isinstance(record.msg, dict):
+            return _request_line(record.msg)
+        return f"{record.levelname} {record.name}: {record.getMessage()}"
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {"time": round(record.created, 3), "level": record.levelname.lower(),
+                               "logger": record.name}
+        if record.name == "mockserver.requests" and isinstance(record.msg, dict):
+            entry = record.msg
+            out.update({k: entry.get(k) for k in ("method", "path", "status", "source", "session",
+                                                  "duration_ms", "spec", "operation", "stream")})
+            if entry.get("error"):
+                out["error"] = entry["error"]
+        else:
+            out["message"] = record.getMessage()
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def configure(level: str, *, json_logs: bool = False, quiet: bool = False) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if json_logs else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    requests = logging.getLogger("mockserver.requests")
+    requests.setLevel(logging.WARNING if quiet else logging.INFO)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
