@@ -103,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--json-logs", action="store_true", help="log one JSON object per line")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
+    fixtures = sub.add_parser("fixtures", help="work with fixture files",
+                              description="Work with fixture files (see docs/fixtures.md).")
+    fixtures_sub = fixtures.add_subparsers(dest="fixtures_command", metavar="ACTION")
+    new = fixtures_sub.add_parser("new", help="write a commented example fixture file",
+                                  description="Write a commented example fixture file (to stdout without FILE).")
+    new.add_argument("file", nargs="?", type=Path, metavar="FILE")
+    new.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+
     lint = sub.add_parser("lint", help="report the defects of spec files",
                           description="Report every defect found in the spec files (default: the bundled ones), "
                                       "with its JSON path, what is wrong and which erratum fixes it. "
@@ -132,8 +140,26 @@ def main(argv: list[str] | None = None) -> int:
 
             code = max(code, lint_fixtures(args.specs, args.fixtures, errata=not args.no_errata))
         return code
+    if args.command == "fixtures" and args.fixtures_command == "new":
+        return fixtures_new(args.file, force=args.force)
+    if args.command == "fixtures":
+        parser.parse_args(["fixtures", "--help"])
     parser.print_help()
     return 2
+
+
+def fixtures_new(file: Path | None, *, force: bool) -> int:
+    template = (Path(__file__).parent / "fixtures" / "template.yaml").read_text(encoding="utf-8")
+    if file is None:
+        sys.stdout.write(template)
+        return 0
+    if file.exists() and not force:
+        print(f"mockserver: {file} exists; use --force to overwrite it", file=sys.stderr)
+        return 2
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(template, encoding="utf-8")
+    print(f"wrote {file}: edit it, then serve it with --fixtures {file.parent}")
+    return 0
 
 
 def serve(args: argparse.Namespace) -> int:
