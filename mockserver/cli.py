@@ -7,6 +7,7 @@ import atexit
 import logging
 import os
 import shutil
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -234,6 +235,11 @@ def serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     if settings.workers == 1:
+        # uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully; with
+        # a Python handler in place that re-raise is absorbed, and a clean
+        # shutdown exits 0 as a service manager expects.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
         uvicorn.Server(uvicorn.Config(app, **common)).run()
     else:
         os.environ[SETTINGS_ENV] = settings.to_json()

@@ -17,6 +17,23 @@ SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "cookie", "
                             "proxy-authorization", "x-admin-token"})
 
 
+MAX_DEPTH = 64  # the journal's encoder stops at 255 levels; no real request nests this deep
+
+
+def _shallow(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests at most ``limit`` levels (iterative: deep input cannot overflow)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            if depth >= limit:
+                return False
+            stack.extend((child, depth + 1) for child in node if isinstance(child, (dict, list)))
+    return True
+
+
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
 
@@ -38,6 +55,7 @@ class Record:
     stream: dict[str, Any] | None = None
 
     def entry(self) -> dict[str, Any]:
+        body = self.body if _shallow(self.body, MAX_DEPTH) else f"[a JSON body nested deeper than {MAX_DEPTH} levels]"
         return {
             "time": self.started,
             "session": self.session,
@@ -46,7 +64,7 @@ class Record:
             "spec": self.spec,
             "operation": self.operation,
             "headers": redact_headers(self.headers),
-            "body": self.body,
+            "body": body,
             "status": self.status,
             "error": self.error,
             "source": self.source,

@@ -60,13 +60,15 @@ def start_server(tmp: Path, *args: str, wait: bool = True) -> Server:
     process = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=tmp,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     server = Server(f"http://127.0.0.1:{port}", process, log)
+    token = args[args.index("--admin-token") + 1] if "--admin-token" in args else None
+    auth = {"authorization": f"Bearer {token}"} if token else {}
     if wait:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"mockserver exited with {process.returncode}:\n{server.output()}")
             try:
-                if httpx.get(server.url + "/__admin/health", timeout=1).status_code == 200:
+                if httpx.get(server.url + "/__admin/health", headers=auth, timeout=1).status_code == 200:
                     return server
             except httpx.HTTPError:
                 time.sleep(0.05)

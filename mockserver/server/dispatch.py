@@ -152,13 +152,29 @@ async def send_stream(outcome: StreamOutcome, operation: Any, receive: Receive, 
         stats["done"] = True
     except asyncio.CancelledError:
         if not stats["disconnected"]:
-            raise
+            # Not the client: the server is shutting down and its grace period is
+            # over. The stream ends here; that is the shutdown asked for, not an error.
+            stats["cut"] = True
+            log.info("stream cut: the server is shutting down")
+            try:  # end the response cleanly (no [DONE]: the client sees the stream stop)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except (OSError, asyncio.CancelledError):
+                pass
+            return stats
         assert task is not None
         task.uncancel()  # the cancellation was ours; nothing above us should see it
         log.debug("client disconnected mid-stream; stream task freed")
     except OSError:
+        # The client reset the connection under us. Wait (briefly) until the
+        # server has noticed too, so it does not report an unfinished response.
         stats["disconnected"] = True
         log.debug("client connection lost mid-stream")
+        try:
+            await asyncio.wait_for(asyncio.shield(watcher), timeout=1.0)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            pass
+        if task is not None and task.cancelling():
+            task.uncancel()
     finally:
         watcher.cancel()
     return stats

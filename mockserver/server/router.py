@@ -28,6 +28,10 @@ log = logging.getLogger("mockserver.http")
 
 UI = "/__admin/ui"
 
+class ClientGone(OSError):
+    """The client closed the connection while we were sending: nothing to answer."""
+
+
 _PROBLEM_CODES = {400: "invalid_value", 404: "not_found", 405: "method_not_allowed",
                   413: "request_too_large", 415: "unsupported_media_type"}
 _PROBLEM_TYPES = {400: "invalid_request_error", 404: "invalid_request_error", 405: "invalid_request_error",
@@ -95,7 +99,11 @@ class MockApp:
                     record.status = message["status"]
                 if cors_extra:
                     message = {**message, "headers": [*message.get("headers", ()), *cors_extra]}
-            await send(message)
+            try:
+                await send(message)
+            except (OSError, RuntimeError) as exc:
+                # uvloop raises RuntimeError on a transport the client already reset.
+                raise ClientGone(str(exc)) from exc
 
         try:
             path = scope["path"]
@@ -147,6 +155,8 @@ class MockApp:
             ), scope)
         except StreamCut:
             raise  # the connection must drop: that is the fault asked for
+        except ClientGone:
+            log.debug("client went away during %s %s", scope.get("method"), scope.get("path"))
         except Exception:  # a bug of ours: log it, answer a clean 500
             log.exception("unhandled error while serving %s %s", scope.get("method"), scope.get("path"))
             await self._error(send_, started, ServerError(
