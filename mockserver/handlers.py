@@ -132,6 +132,8 @@ def _answer(call: Call, req: ChatRequest, prefs: Preferences, streaming: bool, s
         reply = generator.reply_for(req, seed)
         return Answer(reply, None, {})
     fixture = selection.fixture
+    if call.record is not None:  # set before any answer, an error one included
+        call.record.source = f"fixture:{fixture.id}"
     request_seed = generator.request_seed(seed, req)
     stream = dict(fixture.stream)
     if fixture.fault:

@@ -77,12 +77,13 @@ class Dispatcher:
         outcome = await operation.handler(call)
         if isinstance(outcome, StreamOutcome):
             state.active_streams += 1
+            stats: dict[str, Any] = {"events": 0, "done": False, "cut": False, "error": False, "disconnected": False}
             try:
-                stats = await send_stream(outcome, operation, receive, send)
+                await send_stream(outcome, operation, receive, send, stats)
             finally:
                 state.active_streams -= 1
-            if record is not None:
-                record.stream = stats
+                if record is not None:  # also for a cut stream: the journal says it was cut
+                    record.stream = stats
             return
         assert isinstance(outcome, JsonOutcome)
         validator = operation.response if outcome.status < 400 else operation.error
@@ -98,12 +99,12 @@ class Dispatcher:
         await send_json(send, outcome.status, outcome.body, _header_list(outcome.headers))
 
 
-async def send_stream(outcome: StreamOutcome, operation: Any, receive: Receive, send: Send) -> dict[str, Any]:
-    """Send an SSE stream as planned; a client that goes away cancels it at once."""
+async def send_stream(outcome: StreamOutcome, operation: Any, receive: Receive, send: Send,
+                      stats: dict[str, Any]) -> dict[str, Any]:
+    """Send an SSE stream as planned, counting into ``stats``; a client that goes away cancels it at once."""
     validator = operation.chunk
     plan = outcome.plan
     task = asyncio.current_task()
-    stats: dict[str, Any] = {"events": 0, "done": False, "cut": False, "error": False, "disconnected": False}
 
     async def watch() -> None:
         while True:
