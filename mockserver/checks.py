@@ -23,7 +23,7 @@ from mockserver.errors import InvalidRequest
 SEMANTIC_CODES = frozenset({
     "invalid_token_limit", "invalid_stream_options", "invalid_tool", "invalid_tool_choice",
     "invalid_tool_call_id", "duplicate_tool_name", "invalid_schema", "unsatisfiable_schema",
-    "missing_voice", "invalid_image_url", "invalid_audio",
+    "missing_voice", "invalid_image_url", "invalid_audio", "invalid_prefer_header",
 })
 
 

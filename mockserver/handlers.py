@@ -114,6 +114,10 @@ def _answer(call: Call, req: ChatRequest, prefs: Preferences, streaming: bool, s
             if forced is None:
                 raise checks.InvalidRequest(f"Prefer: fixture={prefs.fixture}: no such fixture is loaded.",
                                             param="Prefer", code="invalid_prefer_header")
+            if forced.spec not in (None, call.operation.spec):
+                raise checks.InvalidRequest(
+                    f"Prefer: fixture={prefs.fixture}: that fixture answers the {forced.spec} contract, "
+                    f"not {call.operation.spec}.", param="Prefer", code="invalid_prefer_header")
             selection = registry.force(forced, session)
     if call.record is not None:
         call.record.near_misses = [f"{m.fixture.id}: {'; '.join(m.reasons)}" for m in near[:3]] if not selection else []
