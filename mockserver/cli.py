@@ -205,7 +205,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         specs = load_specs(settings)
         app = build_app(settings, specs)
-    except (SpecError, OverlayError, LookupError, sqlite3.Error, OSError) as exc:
+    except (SpecError, OverlayError, LookupError, sqlite3.Error, OSError, ValueError) as exc:
         print(f"mockserver: cannot start: {exc}", file=sys.stderr)
         return 2
     for spec in specs:
@@ -215,7 +215,9 @@ def serve(args: argparse.Namespace) -> int:
     if settings.record is not None:
         print(f"recording: {settings.upstream} -> cassettes in {settings.record}"
               f"{' (errors too)' if settings.record_errors else ''}", flush=True)
-    state = settings.state or "SQLite in memory"
+    store = app.state.store
+    state = getattr(store, "url", None) or (settings.state if settings.state and "://" not in settings.state
+                                            else None) or "SQLite in memory"  # never print a password
     print(f"state: {state}; workers: {settings.workers}", flush=True)
     registry = app.state.registry
     if settings.fixtures:

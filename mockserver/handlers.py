@@ -161,6 +161,8 @@ def _replay(call: Call, req: ChatRequest) -> Answer | None:
     prompt = tokens.prompt_tokens(req.messages)
     recorded = registry.cassette_for(call.operation.spec, call.body)
     if recorded is not None:
+        if call.record is not None:
+            call.record.source = f"cassette:{recorded.file}"
         if recorded.status >= 400:
             error = (recorded.response.get("body") or {}).get("error") or {}
             raise MockError(error.get("message", "Recorded error."), status=recorded.status,

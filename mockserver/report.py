@@ -1,7 +1,8 @@
 """The exit report for CI: one JUnit test case per request that failed.
 
 A request fails when the mock refused it as invalid (a 4xx for a served
-operation, other than a fault a fixture or ``Prefer`` asked for) or, under
+operation before any source answered: not an error a fixture, a recording,
+the upstream or ``Prefer`` gave) or, under
 ``--unmatched error``, matched no fixture. Written at shutdown as JUnit XML
 (``--report FILE``) and as JSON beside it (``FILE`` with ``.json``), so a CI
 job fails on its client's contract violations.
@@ -22,8 +23,8 @@ def failed(entry: dict[str, Any]) -> str | None:
     if entry.get("source") == "unmatched":
         return "unmatched"
     status = entry.get("status") or 0
-    source = entry.get("source") or ""
-    if 400 <= status < 500 and not source.startswith(("fixture:", "prefer:")) and entry.get("spec"):
+    # Refused by the mock itself: no source (fixture, recording, upstream, Prefer) was chosen.
+    if 400 <= status < 500 and entry.get("source") is None and entry.get("spec"):
         return "invalid_request"
     return None
 

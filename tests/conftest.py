@@ -6,6 +6,7 @@ Tests talk to it over HTTP only (the openai SDK, httpx), as users do.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -118,3 +119,47 @@ def mm(server: Server):
 def http(server: Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server on a free loopback port; its base URL. Stopped at the end."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        reason = "redis-server is not installed (apt-get install redis-server); the Redis backend is untested"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the Redis tests, but {reason}", pytrace=False)
+        pytest.skip(reason)
+    import redis
+
+    workdir = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    log = (workdir / "redis.log").open("wb")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    deadline = time.monotonic() + 15
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"redis-server exited with {proc.returncode}:\n"
+                        f"{(workdir / 'redis.log').read_text(errors='replace')}", pytrace=False)
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("redis-server did not answer PING in 15 s", pytrace=False)
+            time.sleep(0.02)
+    client.close()
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

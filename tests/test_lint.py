@@ -56,6 +56,8 @@ def test_multimedia_defects_are_all_found_and_fixed():
     assert checks["tag-enum-mismatch"][0]["where"] == "$.components.schemas.AssistantMessage.properties.role.enum"
     assert [f["fixed_by"] for f in checks["content-required-with-tool-calls"]] == [["MM-2"]]
     assert [f["fixed_by"] for f in checks["content-not-nullable"]] == [["MM-3"]]
+    assert [(f["where"], f["fixed_by"]) for f in checks["sdk-null-field"]] == [
+        ("$.components.schemas.AssistantMessage.properties.audio", ["MM-9"])]
     arrays = {f["where"]: f["fixed_by"] for f in checks["tool-calls-not-array"]}
     assert arrays == {
         "$.components.schemas.AssistantMessage.properties.tool_calls": ["MM-4"],
@@ -78,7 +80,7 @@ def test_ark_defects():
 def test_no_errata_leaves_defects_unfixed_and_fails():
     done = lint("--no-errata", "specs/multimedia.yaml")
     assert done.returncode == 1
-    assert done.stdout.count("[UNFIXED]") == 9
+    assert done.stdout.count("[UNFIXED]") == 10
     assert "0 fixed" in done.stdout
 
 
@@ -131,7 +133,7 @@ def test_bad_overlays_are_rejected_with_the_file(tmp_path, doc, needle):
 def test_serve_reports_specs_and_errata_at_start_up(server):
     out = server.output()
     assert "spec ark:" in out and "errata: ARK-1, ARK-2, ARK-3" in out
-    assert "spec multimedia:" in out and "errata: MM-1, MM-2, MM-3, MM-4, MM-5, MM-6, MM-7, MM-8" in out
+    assert "spec multimedia:" in out and "errata: MM-1, MM-2, MM-3, MM-4, MM-5, MM-6, MM-7, MM-8, MM-9" in out
     assert "POST /chat/completions" in out
 
 
@@ -139,7 +141,7 @@ def test_serve_without_errata_warns_about_each_defect(make_server):
     srv = make_server("--no-errata")
     out = srv.output()
     assert "errata: none" in out
-    assert out.count("warning:") == 9 + 3
+    assert out.count("warning:") == 10 + 3
     assert "oneOf requires exactly one" in out
 
 

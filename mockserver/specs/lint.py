@@ -215,6 +215,14 @@ def check_tool_call_turns(doc: dict) -> Iterator[Finding]:
             yield Finding("content-not-nullable", jpath([*where, "properties", "content"]),
                           f"{name}.content rejects null, but the official OpenAI SDKs replay an assistant "
                           "turn that carried tool calls with \"content\": null")
+        # Fields the SDKs' message objects carry as null when unused, and send back so.
+        for field in ("audio", "refusal", "function_call"):
+            if field in props:
+                schema = oas_to_json_schema(_inline(doc, props[field]))
+                if not SchemaValidator(schema, {}, name=field).is_valid(None):
+                    yield Finding("sdk-null-field", jpath([*where, "properties", field]),
+                                  f"{name}.{field} rejects null, but the official OpenAI SDKs replay an "
+                                  f"assistant message with \"{field}\": null when it had none")
 
 
 def check_tool_calls_arrays(doc: dict) -> Iterator[Finding]:
