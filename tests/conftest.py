@@ -53,6 +53,23 @@ class Server:
                 self.process.kill()
 
 
+def wait_ready(*servers: Server, timeout: float = 30, headers: dict[str, str] | None = None) -> None:
+    """Wait until each server answers its health check; fail with its output if it dies or hangs."""
+    for server in servers:
+        deadline = time.monotonic() + timeout
+        while True:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"mockserver exited with {server.process.returncode}:\n{server.output()}")
+            try:
+                if httpx.get(server.url + "/__admin/health", headers=headers or {}, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mockserver did not answer in {timeout} s:\n{server.output()}")
+            time.sleep(0.05)
+
+
 def start_server(tmp: Path, *args: str, wait: bool = True) -> Server:
     port = free_port()
     log = tmp / f"server-{port}.log"
@@ -64,17 +81,11 @@ def start_server(tmp: Path, *args: str, wait: bool = True) -> Server:
     token = args[args.index("--admin-token") + 1] if "--admin-token" in args else None
     auth = {"authorization": f"Bearer {token}"} if token else {}
     if wait:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"mockserver exited with {process.returncode}:\n{server.output()}")
-            try:
-                if httpx.get(server.url + "/__admin/health", headers=auth, timeout=1).status_code == 200:
-                    return server
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        server.stop()
-        raise RuntimeError(f"mockserver did not answer in 30 s:\n{server.output()}")
+        try:
+            wait_ready(server, headers=auth)
+        except RuntimeError:
+            server.stop()
+            raise
     return server
 
 

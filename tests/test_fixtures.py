@@ -32,7 +32,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from conftest import Server, start_server
+from conftest import Server, start_server, wait_ready
 from helpers import chunks_of, parse_sse
 
 DATA = Path(__file__).resolve().parent / "fixture_data"
@@ -139,20 +139,6 @@ def text_of(client: OpenAI, messages: list[dict[str, Any]] | str, **kw: Any) -> 
     return ask(client, messages, **kw).choices[0].message.content
 
 
-def wait_healthy(servers: list[Server]) -> None:
-    deadline = time.monotonic() + 30
-    for srv in servers:
-        while True:
-            if srv.process.poll() is not None:
-                raise RuntimeError(f"mockserver exited with {srv.process.returncode}:\n{srv.output()}")
-            try:
-                if httpx.get(srv.url + "/__admin/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mockserver did not answer in 30 s:\n{srv.output()}")
-            time.sleep(0.05)
 
 
 WEATHER_TOOL = {
@@ -574,7 +560,7 @@ def test_probabilistic_fault_is_seeded(tmp_path):
     servers = [start_server(tmp_path, "--fixtures", str(DATA / "prob"), "--seed", seed, wait=False)
                for seed in ("7", "7", "8")]
     try:
-        wait_healthy(servers)
+        wait_ready(*servers)
         with ThreadPoolExecutor(3) as pool:  # each server gets its 60 requests in order, the servers in parallel
             first, again, other = pool.map(_statuses, servers)
     finally:

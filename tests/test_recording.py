@@ -37,7 +37,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from conftest import Server, free_port, start_server
+from conftest import Server, free_port, start_server, wait_ready
 from helpers import oracle, parse_sse
 
 DATA = Path(__file__).parent / "recording_data"
@@ -59,20 +59,6 @@ WEATHER_TOOL = {"type": "function", "function": {
 # --- servers -----------------------------------------------------------------------------------
 
 
-def wait_ready(*servers: Server, timeout: float = 30) -> None:
-    for server in servers:
-        deadline = time.monotonic() + timeout
-        while True:
-            if server.process.poll() is not None:
-                raise RuntimeError(f"mockserver exited with {server.process.returncode}:\n{server.output()}")
-            try:
-                if httpx.get(server.url + "/__admin/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mockserver did not answer in {timeout} s:\n{server.output()}")
-            time.sleep(0.05)
 
 
 @contextlib.contextmanager
