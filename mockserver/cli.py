@@ -229,8 +229,9 @@ def serve(args: argparse.Namespace) -> int:
               f"unmatched requests: {settings.unmatched}", flush=True)
         for error in registry.errors:
             print(f"  rejected: {error['file']}:{error['line']}: {error['reason']}", flush=True)
-    print(f"mockserver {__version__} listening on http://{host}:{args.port} "
-          f"(docs: http://{host}:{args.port}/docs)", flush=True)
+    base = f"http://{host}:{args.port}"
+    print(f"mockserver {__version__} listening on {base} (inspector: {base}/__admin/ui, docs: {base}/docs)",
+          flush=True)
     common = dict(
         host=host, port=args.port, log_level=args.log_level, access_log=False, log_config=None,
         loop=_best("uvloop", "auto"), http=_best("httptools", "auto"), lifespan="on",

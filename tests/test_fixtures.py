@@ -1015,3 +1015,21 @@ def test_junit_report_ignores_fixture_errors(tmp_path):
     summary = json.loads(report.with_suffix(".json").read_text())
     assert summary["requests"] == 2
     assert summary["failures"] == 0, summary["failed"]
+
+
+def test_structured_fixture_content_is_checked_against_the_request_schema(make_server):
+    srv = make_server()
+    added = httpx.post(srv.url + "/__admin/fixtures", json={"fixtures": [{
+        "id": "wrong-shape", "match": {"last_user": "[json-check]"}, "response": {"json": {"a": 1}}}]})
+    assert added.status_code == 201
+    schema = {"type": "object", "properties": {"b": {"type": "string"}}, "required": ["b"]}
+    body = {"stream": False, "messages": [{"role": "user", "content": "[json-check]"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}
+    r = httpx.post(srv.url + "/chat/completions", json=body)
+    assert r.status_code == 500
+    error = r.json()["error"]
+    assert error["type"] == "mock_fixture_error" and "wrong-shape" in error["message"]
+    assert '"b" is a required property' in error["message"]
+    # Without a schema in the request, the same fixture answers its JSON.
+    plain = httpx.post(srv.url + "/chat/completions", json={**body, "response_format": None})
+    assert plain.status_code == 200 and plain.json()["choices"][0]["message"]["content"] == '{"a":1}'
