@@ -42,21 +42,47 @@ class AppState:
     started: float = field(default_factory=time.monotonic)
     active_streams: int = 0  # streams being sent right now, in this process (the admin API shows it)
     _watcher: asyncio.Task | None = None
+    _flusher: asyncio.Task | None = None
+    _pending: list = field(default_factory=list)  # journal entries not yet in the store
     listeners: set[asyncio.Queue] = field(default_factory=set)  # live journal streams (the inspector page)
 
     @property
     def requests_log(self) -> logging.Logger:
         return logging.getLogger("mockserver.requests")
     def journal_write(self, record: Record) -> None:
+        """Buffer the entry; it reaches the store within JOURNAL_FLUSH_S, in one
+        transaction with its neighbours (one write per request would make the
+        journal the hot path, and the workers' shared file a bottleneck)."""
         entry = record.entry()
-        self.store.journal_add(record.session, entry, limit=self.settings.journal_size)
+        self._pending.append((record.session, entry))
+        if len(self._pending) >= JOURNAL_BATCH or self._flusher is None:
+            self.flush_journal()
         self.requests_log.info(entry)
         for queue in list(self.listeners):
             if queue.qsize() < 1000:  # a stalled page must not make the server hold every entry
                 queue.put_nowait(entry)
 
+    def flush_journal(self) -> None:
+        if self._pending:
+            items, self._pending = self._pending, []
+            self.store.journal_add_many(items, limit=self.settings.journal_size)
+
+    def journal(self, session: str | None) -> list[dict[str, Any]]:
+        """The journal as the admin API shows it: this worker's buffer flushed first."""
+        self.flush_journal()
+        return self.store.journal(session, limit=self.settings.journal_size)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(JOURNAL_FLUSH_S)
+            try:
+                self.flush_journal()
+            except Exception:  # noqa: BLE001 - a full disk must not stop the server; the log says it
+                log.exception("journal flush failed")
+
     async def start(self) -> None:
-        """At start-up: watch the fixture files, so edits apply without a restart."""
+        """At start-up: flush the journal periodically; watch the fixture files."""
+        self._flusher = asyncio.create_task(self._flush_forever())
         if self.settings.fixtures:
             self._watcher = asyncio.create_task(self._watch())
 
@@ -71,12 +97,15 @@ class AppState:
 
     async def stop(self) -> None:
         """At shutdown: stop watching, write the report, release the store."""
-        if self._watcher is not None:
-            self._watcher.cancel()
+        for task in (self._watcher, self._flusher):
+            if task is not None:
+                task.cancel()
+        self._flusher = None
+        self.flush_journal()
         if self.recorder is not None:
             await self.recorder.close()
         if self.settings.report is not None:
-            entries = self.store.journal(None, limit=self.settings.journal_size)
+            entries = self.journal(None)
             summary = write_report(self.settings.report, entries)
             log.warning("report: %s (%d requests, %d failed)", self.settings.report,
                         summary["requests"], summary["failures"])
@@ -89,6 +118,8 @@ class AppState:
 log = logging.getLogger("mockserver")
 
 SETTINGS_ENV = "MOCKSERVER_SETTINGS"
+JOURNAL_FLUSH_S = 0.05
+JOURNAL_BATCH = 256
 
 
 def app_from_env() -> MockApp:

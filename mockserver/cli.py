@@ -199,7 +199,9 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if settings.workers > 1 and settings.state is None:
         # Workers are processes: in-memory SQLite would give each its own threads.
-        scratch = tempfile.mkdtemp(prefix="mockserver-")
+        # In memory when the machine has /dev/shm: this state is scratch anyway.
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        scratch = tempfile.mkdtemp(prefix="mockserver-", dir=shm)
         atexit.register(shutil.rmtree, scratch, ignore_errors=True)
         settings.state = str(Path(scratch) / "state.sqlite")
     try:

@@ -68,7 +68,7 @@ async def admin_health(call: Any) -> JsonOutcome:
 
 
 def _entries(call: Any) -> list[dict[str, Any]]:
-    return call.store.journal(_session(call), limit=call.settings.journal_size)
+    return call.state.journal(_session(call))
 
 
 def _keep(entry: dict[str, Any], rules: dict[str, Any]) -> bool:
@@ -131,6 +131,7 @@ async def stream_requests(call: Any) -> StreamOutcome:
 
 
 async def clear_requests(call: Any) -> JsonOutcome:
+    call.state.flush_journal()
     call.store.journal_clear(_session(call))
     return JsonOutcome({"cleared": True, "session": _session(call)})
 
@@ -171,6 +172,7 @@ async def delete_fixture(call: Any) -> JsonOutcome:
 
 async def reset_state(call: Any) -> JsonOutcome:
     session = _session(call)
+    call.state.flush_journal()
     call.store.journal_clear(session)
     call.state.registry.reset(session)
     if session is None:

@@ -64,6 +64,8 @@ def load(path: Path) -> list[Conversation]:
 
 def next_turn(conversations: list[Conversation], messages: list[Any]) -> tuple[Conversation, dict[str, Any]] | None:
     """The recorded assistant turn that follows ``messages``, if they are a prefix."""
+    if not conversations:
+        return None
     asked = [normalize_message(m) for m in messages]
     n = len(asked)
     for conv in conversations:

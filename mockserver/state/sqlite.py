@@ -152,6 +152,23 @@ class SQLiteStore:
             if cur.lastrowid % 64 == 0:  # trim now and then, not on every insert
                 self._db.execute("DELETE FROM journal WHERE seq <= ?", (cur.lastrowid - limit,))
 
+    def journal_add_many(self, items: list[tuple[str, dict[str, Any]]], *, limit: int) -> None:
+        """Several entries in one transaction (the app buffers them for a few ms)."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = db.executemany("INSERT INTO journal(session, entry) VALUES (?, ?)",
+                                     [(session, orjson.dumps(entry)) for session, entry in items])
+                (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()
+                if last % 64 < len(items) or len(items) >= 64:
+                    db.execute("DELETE FROM journal WHERE seq <= ?", (last - limit,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            del cur
+
     def journal(self, session: str | None, *, limit: int) -> list[dict[str, Any]]:
         """Entries oldest first (the newest ``limit``); ``session`` None: every session."""
         with self._lock:
