@@ -8,12 +8,14 @@ it measures.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,13 +33,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def mock_command(port: int) -> list[str]:
-    """The documented way to start the mock, with default settings."""
-    return [sys.executable, "-m", "mockserver", "serve", "--host", HOST, "--port", str(port)]
+def mock_command(port: int, *extra: str) -> list[str]:
+    """The documented way to start the mock: default settings unless `extra` options are given."""
+    return [sys.executable, "-m", "mockserver", "serve", "--host", HOST, "--port", str(port), *extra]
 
 
-def reference_command(port: int) -> list[str]:
-    return [sys.executable, str(REPO / "bench" / "reference_app.py"), "--port", str(port)]
+def reference_command(port: int, *extra: str) -> list[str]:
+    return [sys.executable, str(REPO / "bench" / "reference_app.py"), "--port", str(port), *extra]
 
 
 def prism_command(port: int) -> list[str]:
@@ -192,3 +194,66 @@ def measure_startup(command_for_port, runs: int, timeout_s: float = 60.0,
         if on_run:
             on_run(index + 1, times[-1])
     return times
+
+
+def get_json(port: int, path: str, timeout: float = 5.0) -> dict | None:
+    """GET a JSON document from the server; None if it does not answer 200 in time."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        raw = response.read()
+        return json.loads(raw) if response.status == 200 else None
+    except (OSError, ValueError):
+        return None
+    finally:
+        conn.close()
+
+
+def wait_workers(port: int, workers: int, timeout_s: float = 20.0) -> set[int]:
+    """Ask the mock's /__admin/health on fresh connections until `workers` distinct
+    worker pids have answered (or the time is up): all workers serve, not just the first."""
+    seen: set[int] = set()
+    deadline = time.perf_counter() + timeout_s
+    while len(seen) < workers and time.perf_counter() < deadline:
+        health = get_json(port, "/__admin/health")
+        if health and "pid" in health.get("process", {}):
+            seen.add(health["process"]["pid"])
+        else:
+            time.sleep(0.05)
+    return seen
+
+
+class HealthPoller(threading.Thread):
+    """GET /__admin/health every `every_s` while a load runs: active streams and
+    per-process stats (each answer comes from whichever worker took it)."""
+
+    def __init__(self, port: int, every_s: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.port, self.every_s = port, every_s
+        self.samples: list[tuple[float, dict]] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(self.every_s):
+            health = get_json(self.port, "/__admin/health", timeout=5.0)
+            if health is not None:
+                self.samples.append((time.perf_counter(), health))
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join()
+
+    def active_streams(self, since: float = 0.0, until: float = float("inf"),
+                       workers: int = 1) -> tuple[int, int, int] | None:
+        """(min, max, samples) over the samples in [since, until] of the open streams
+        summed over the workers (each worker's latest answer counts until that worker
+        answers again; no total before all `workers` have answered once); None if no
+        sample qualifies (the server did not answer its health check in time)."""
+        latest: dict[int, int] = {}
+        totals = []
+        for at, health in self.samples:
+            latest[health.get("process", {}).get("pid", 0)] = health.get("active_streams", 0)
+            if since <= at <= until and len(latest) >= workers:
+                totals.append(sum(latest.values()))
+        return (min(totals), max(totals), len(totals)) if totals else None

@@ -1,18 +1,20 @@
 """A bare reference server: the floor the mock is measured against.
 
-It runs on the mock's own stack (uvicorn + uvloop + httptools, one worker) and
+It runs on the mock's own stack (uvicorn + uvloop + httptools, one worker
+unless ``--workers N``) and
 does the least a chat-completions server can do: read the body, decide whether
 to stream, send pre-encoded bytes. The mock/reference ratio therefore isolates
 the mock's own work (routing, validation both ways, content generation) from
 the cost of the HTTP stack, which neither can avoid.
 
-    python bench/reference_app.py --port 8081
+    python bench/reference_app.py --port 8081 [--workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -76,9 +78,12 @@ app = Starlette(routes=[
 def main() -> None:
     parser = argparse.ArgumentParser(description="bare reference server for bench/run.py")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default: 1)")
     args = parser.parse_args()
-    uvicorn.run(app, host="127.0.0.1", port=args.port, workers=1, loop="uvloop", http="httptools",
-                access_log=False, log_level="warning", lifespan="off")
+    # several workers need the app as an import string; one worker runs it in this process
+    target = app if args.workers == 1 else "reference_app:app"
+    uvicorn.run(target, host="127.0.0.1", port=args.port, workers=args.workers, loop="uvloop", http="httptools",
+                access_log=False, log_level="warning", lifespan="off", app_dir=str(Path(__file__).resolve().parent))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
 """`make bench`: the mock against a bare reference server and Prism, in one run.
 
-All servers are started first and stay up together; then every cell (a row at
-one concurrency) is measured on each server in turn, so slow drift of the
-machine (thermal, noisy neighbours) hits all of them alike and the ratios
-compare like with like. Results go to bench/results/latest.json.
+All servers are started first and stay up together (the mock and the
+reference also with --workers 2); then every cell (a row at one concurrency)
+is measured on each server in turn, so slow drift of the machine (thermal,
+noisy neighbours) hits all of them alike and the ratios compare like with
+like. Then two scenarios on fresh mocks: N concurrent paced SSE streams
+(--streams, on by default) and a long memory soak (--soak N, off by default).
+Results go to bench/results/latest.json.
 
     python bench/run.py [--quick] [--duration S] [--concurrency 1,16,64] [--no-prism]
+                        [--streams 1000] [--stream-workers 1,2] [--soak N]
 """
 
 from __future__ import annotations
@@ -28,8 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import report  # noqa: E402
 from load import load_tool, run_cell  # noqa: E402
+import sse_load  # noqa: E402
+from machine import ForeignCpu  # noqa: E402
 from procs import (HOST, REPO, Server, free_port, measure_startup, mock_command,  # noqa: E402
-                   prism_command, reference_command)
+                   prism_command, reference_command, wait_workers)
+from soak import soak  # noqa: E402
 from streaming import run_streams  # noqa: E402
 
 BENCH = REPO / "bench"
@@ -38,6 +45,20 @@ RESULTS = BENCH / "results" / "latest.json"
 STARTUP_TARGET_MS = 1000.0
 PRISM_READY_S = 60.0
 PRISM_INSTALL_S = 180.0
+WORKERS2_CONCURRENCY = (16, 64)  # the --workers 2 servers are measured on the ark row at these only
+STREAM_TPS, STREAM_TTFT_MS = 20, 200  # --streams scenario: a 50 ms gap between chunks
+
+# Not measured by this harness: the figures quoted in the issue, measured before
+# this project on this machine (fakellm 0.3.5 serves no spec and validates
+# nothing). Printed beside the mock's numbers for scale only.
+FAKELLM = {
+    "name": "fakellm 0.3.5",
+    "note": "issue's figures, measured before this project on this machine; no spec, no validation; "
+            "NOT measured in this run",
+    "cells": [{"concurrency": 1, "rps": 2733.0, "p99_ms": None},
+              {"concurrency": 16, "rps": 3876.0, "p99_ms": 8.0},
+              {"concurrency": 64, "rps": 3660.0, "p99_ms": 28.0}],
+}
 
 
 @dataclass(frozen=True)
@@ -70,11 +91,27 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", help="comma-separated list (default: 1,16,64, or 16 with --quick)")
     parser.add_argument("--startup-runs", type=int, default=5, help="fresh starts for the start-up median")
     parser.add_argument("--no-prism", action="store_true", help="do not start Prism")
+    parser.add_argument("--no-workers2", action="store_true", help="do not start the --workers 2 servers")
+    parser.add_argument("--streams", type=int,
+                        help="concurrent SSE streams in the streams scenario, 0 to skip (default: 1000, "
+                             "or 200 with --quick)")
+    parser.add_argument("--stream-workers", default="1,2",
+                        help="mock worker counts the streams scenario runs with (default: 1,2)")
+    parser.add_argument("--stream-procs", type=int, default=1,
+                        help="client processes for the streams scenario (default: 1; 2 is used "
+                             "automatically if one process distorts)")
+    parser.add_argument("--soak", type=int, default=0, metavar="N",
+                        help="also drive N non-streaming requests through a fresh mock and watch its RSS")
+    parser.add_argument("--soak-workers", type=int, default=1, help="mock workers for the soak (default: 1)")
+    parser.add_argument("--soak-max-s", type=float, default=1800.0, help="time bound of the soak (default: 1800)")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results (default: {RESULTS})")
     args = parser.parse_args()
     args.duration = args.duration or (3.0 if args.quick else 10.0)
     default = "16" if args.quick else "1,16,64"
     args.concurrency = [int(c) for c in (args.concurrency or default).split(",")]
+    if args.streams is None:
+        args.streams = 200 if args.quick else 1000
+    args.stream_workers = [int(w) for w in args.stream_workers.split(",") if w.strip()]
     return args
 
 
@@ -146,9 +183,22 @@ class RssSampler(threading.Thread):
                 self.peak_kb[server.name] = max(self.peak_kb[server.name], server.rss_kb()[0])
 
 
-def start_servers(prism_reason: str | None, results: dict) -> list[Server]:
+def measured(server: str, row: Row, conc: int) -> bool:
+    """Which cells a server takes part in: Prism serves ARK only, and the
+    --workers 2 servers are measured on the ark row at c=16 and c=64."""
+    if server == "prism":
+        return row.prism
+    if server.endswith(" w2"):
+        return row.name == "ark" and conc in WORKERS2_CONCURRENCY
+    return True
+
+
+def start_servers(prism_reason: str | None, workers2: bool, results: dict) -> list[Server]:
     servers = []
     plans = [("mock", mock_command, 60.0), ("reference", reference_command, 60.0)]
+    if workers2:
+        plans += [("mock w2", lambda port: mock_command(port, "--workers", "2"), 60.0),
+                  ("reference w2", lambda port: reference_command(port, "--workers", "2"), 60.0)]
     if prism_reason is None:
         plans.append(("prism", prism_command, PRISM_READY_S))
     for name, command, ready_s in plans:
@@ -164,11 +214,18 @@ def start_servers(prism_reason: str | None, results: dict) -> list[Server]:
             results["skipped"]["prism"] = f"did not start: {exc}"
             print(f"Prism skipped: did not start within {ready_s:.0f} s")
             continue
+        note = ""
+        if name == "mock w2":  # the first worker answered; wait until both have
+            pids = wait_workers(port, 2)
+            note = f", {len(pids)} worker pids answered /__admin/health"
+        elif name.endswith(" w2"):
+            time.sleep(1.5)  # no health endpoint: give the second worker time to start
         time.sleep(0.5)  # let start-up garbage settle before reading idle memory
         rss, hwm = server.rss_kb(rescan=True)
         results["servers"][name] = {"port": port, "ready_ms": server.ready_ms, "idle_rss_kb": rss,
                                     "startup_hwm_kb": hwm, "probes": {}}
-        print(f"started {name:9s} on {HOST}:{port} in {server.ready_ms:7.1f} ms, idle RSS {rss / 1024:.1f} MiB")
+        print(f"started {name:12s} on {HOST}:{port} in {server.ready_ms:7.1f} ms, "
+              f"idle RSS {rss / 1024:.1f} MiB{note}")
         servers.append(server)
     return servers
 
@@ -176,16 +233,27 @@ def start_servers(prism_reason: str | None, results: dict) -> list[Server]:
 def main() -> int:
     args = parse_args()
     began = time.perf_counter()
+    # 1,000 streams need 1,000+ descriptors in the client and in the server
+    # (which inherits this limit): raise the soft limit to the hard one
+    nofile = sse_load.raise_nofile(args.streams + 256)
     tool = load_tool()
     results: dict = {
         "meta": {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpus": os.cpu_count(),
                  "python": platform.python_version(), "duration_s": args.duration,
-                 "concurrency": args.concurrency, "load_tool": tool, "host": HOST},
+                 "concurrency": args.concurrency, "load_tool": tool, "host": HOST,
+                 "rlimit_nofile": list(nofile), "loadavg_at_start": _loadavg()},
         "startup": {}, "servers": {}, "skipped": {}, "requests": [], "streaming": [],
+        "static_reference": FAKELLM, "streams_scenario": [], "soak": None,
     }
     print(f"NOTE: {os.cpu_count()} CPU(s); the load generator ({tool}, and the Python streaming client) "
           "shares them with the server under test, so absolute numbers understate a dedicated server. "
-          "Compare the ratios.\n")
+          "Compare the ratios.")
+    load = results["meta"]["loadavg_at_start"]
+    print(f"load average at the start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPU(s); "
+          "CPU time of other processes is counted per phase and reported at the end\n")
+    foreign = ForeignCpu()
+    foreign.start()
+    foreign.set_phase("start-up")
     if tool != "wrk":
         print("wrk not found: using the asyncio+httpx load generator (much slower than wrk).\n")
 
@@ -200,40 +268,45 @@ def main() -> int:
         results["skipped"]["prism"] = prism_reason
         print(f"Prism skipped: {prism_reason}")
     print()
-    servers = start_servers(prism_reason, results)
+    servers = start_servers(prism_reason, not args.no_workers2, results)
     if "prism" in results["servers"]:
         results["startup"]["prism"] = {"runs_ms": [results["servers"]["prism"]["ready_ms"]],
                                        "median_ms": results["servers"]["prism"]["ready_ms"],
                                        "note": "one start, via npx with the package cached"}
+    foreign.set_phase("cells")
     names = [s.name for s in servers]
-    others = [n for n in names if n != "mock"]
+    others = [n for n in ("reference", "prism") if n in names]  # the ratio columns
+    for server in servers:
+        server.rss_kb(rescan=True)  # the worker processes of the w2 servers exist by now
     sampler = RssSampler(servers)
     sampler.start()
     try:
         for server in servers:
             for row in ROWS:
-                if server.name != "prism" or row.prism:
+                if any(measured(server.name, row, c) for c in args.concurrency):
                     results["servers"][server.name]["probes"][row.name] = probe(server.port, row)
         print("\nprobes:", json.dumps({n: results["servers"][n]["probes"] for n in names}))
-        cells = len(ROWS) * len(args.concurrency) * len(servers) + len(args.concurrency) * len(servers)
+        stream_servers = [s for s in servers if not s.name.endswith(" w2")]
+        cells = (sum(measured(s.name, r, c) for r in ROWS for c in args.concurrency for s in servers)
+                 + len(args.concurrency) * len(stream_servers))
         print(f"\nmeasuring ~{cells} cells of {args.duration:g} s each ...")
         for row in ROWS:
             for conc in args.concurrency:
                 for server in servers:
-                    if server.name == "prism" and not row.prism:
+                    if not measured(server.name, row, conc):
                         continue
                     cell = run_cell(f"http://{HOST}:{server.port}{row.path}", row.body, conc, args.duration,
                                     row.accept)
                     results["requests"].append({"row": row.name, "concurrency": conc, "server": server.name,
                                                 **cell.as_dict()})
-                    print(f"  {row.name:17s} c={conc:<3d} {server.name:9s} {cell.rps:9.1f} req/s  "
+                    print(f"  {row.name:17s} c={conc:<3d} {server.name:12s} {cell.rps:9.1f} req/s  "
                           f"p50 {cell.p50_ms:7.2f} ms  p99 {cell.p99_ms:7.2f} ms  non-2xx {cell.non_2xx}")
                     time.sleep(0.3)
         for conc in args.concurrency:
-            for server in servers:
+            for server in stream_servers:
                 cell = run_streams(f"http://{HOST}:{server.port}{STREAM_PATH}", STREAM_BODY, conc, args.duration)
                 results["streaming"].append({"concurrency": conc, "server": server.name, **cell.as_dict()})
-                print(f"  {'ark stream':17s} c={conc:<3d} {server.name:9s} {cell.chunks_per_s:9.1f} chunks/s  "
+                print(f"  {'ark stream':17s} c={conc:<3d} {server.name:12s} {cell.chunks_per_s:9.1f} chunks/s  "
                       f"TTFB p50 {cell.ttfb_p50_ms:7.2f} ms  DONE p50 {cell.done_p50_ms:7.2f} ms")
                 time.sleep(0.3)
     finally:
@@ -249,12 +322,38 @@ def main() -> int:
 
     results["ratios"] = {"requests": report.request_ratios(results["requests"], others),
                          "streaming": report.stream_ratios(results["streaming"], others)}
+    if args.streams > 0:
+        foreign.set_phase("streams")
+        stream_duration = max(args.duration, 3.0)
+        print(f"\nstreams scenario: {args.streams} concurrent SSE streams, mock --tps {STREAM_TPS} "
+              f"--ttft {STREAM_TTFT_MS}, {stream_duration:g} s measured after a 2 s ramp")
+        for workers in args.stream_workers:
+            cell = sse_load.scenario(args.streams, stream_duration, workers, args.stream_procs,
+                                     tps=STREAM_TPS, ttft_ms=STREAM_TTFT_MS)
+            results["streams_scenario"].append(cell)
+            print(f"  workers {workers}: {cell['streams_measured']} streams measured, "
+                  f"errors {cell['non_2xx']}/{cell['incomplete']}/{cell['errors']}, "
+                  f"gap p50 {cell['gap_p50_ms']:.1f} p99 {cell['gap_p99_ms']:.1f} max {cell['gap_max_ms']:.1f} ms")
+    if args.soak > 0:
+        foreign.set_phase("soak")
+        print(f"\nsoak: {args.soak:,} non-streaming ARK requests through a fresh mock "
+              f"(time bound {args.soak_max_s:.0f} s) ...")
+        results["soak"] = soak(args.soak, args.soak_workers, args.soak_max_s)
+    results["meta"]["foreign_cpu"] = foreign.stop()
     results["meta"]["elapsed_s"] = round(time.perf_counter() - began, 1)
     print_summary(results, others)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2))
     print(f"\nresults written to {args.output}")
     return 0
+
+
+def _loadavg() -> list[float]:
+    """The 1, 5 and 15 minute load averages: other work on the machine shows here."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+FOREIGN_CORES_WARN = 0.15  # other processes' average CPU use (in cores) above which the run warns
 
 
 def print_summary(results: dict, others: list[str]) -> None:
@@ -269,6 +368,30 @@ def print_summary(results: dict, others: list[str]) -> None:
     print(report.request_ratio_table(results["ratios"]["requests"], others))
     print()
     print(report.stream_ratio_table(results["ratios"]["streaming"], others))
+    if any(c["server"] == "mock w2" for c in results["requests"]):
+        print("\n=== Workers: ARK non-streaming, 1 vs 2 worker processes (wrk, same run) ===")
+        print(report.workers_table(results["requests"]))
+    static = results["static_reference"]
+    print(f"\n=== For scale: {static['name']}, NOT MEASURED IN THIS RUN "
+          "(the issue's fixed figures, measured before this project on this machine; "
+          "it serves no spec and validates nothing) ===")
+    print(report.static_table(static, results["requests"]))
+    if results["streams_scenario"]:
+        first = results["streams_scenario"][0]
+        print(f"\n=== {first['streams']} concurrent SSE streams: ARK \"stream\": true, mock {first['server_args']}"
+              f" (configured gap {first['gap_configured_ms']:g} ms, TTFT {first['ttft_configured_ms']:g} ms); "
+              "client: raw asyncio sockets on uvloop, timestamps on arrival ===")
+        print(report.streams_scenario_table(results["streams_scenario"]))
+        for cell in results["streams_scenario"]:
+            verdict = "within" if cell["gap_p99_within_10pct"] else "NOT within"
+            errors = cell["non_2xx"] + cell["incomplete"] + cell["errors"]
+            print(f"workers {cell['workers']}: gap p99 {cell['gap_p99_ms']:.1f} ms is {verdict} 10 % of "
+                  f"{cell['gap_configured_ms']:g} ms; errors {errors}" + ("" if errors == 0 else " (must be 0)")
+                  + (f"; client ran in 2 processes because {cell['retried_because']} with one"
+                     if cell.get("retried_because") else f"; client in {cell['client_procs']} process(es)"))
+    if results["soak"] is not None:
+        print("\n=== Soak: non-streaming ARK, 90 % plain + 10 % with thread_id (wrk + soak.lua) ===")
+        print("\n".join(report.soak_lines(results["soak"])))
     print("\n=== Start-up and memory ===")
     rows = []
     for name, info in results["servers"].items():
@@ -284,6 +407,18 @@ def print_summary(results: dict, others: list[str]) -> None:
     for name, reason in results["skipped"].items():
         print(f"skipped {name}: {reason.splitlines()[0]}")
     print(f"NOTE: load generator and server share {meta['cpus']} CPU(s); total bench time {meta['elapsed_s']} s")
+    busy = []
+    for phase, info in meta["foreign_cpu"].items():
+        if phase == "start":
+            continue
+        top = ", ".join(f"{comm} {sec:.0f} s" for comm, sec in info["top"] if sec >= 0.5) or "nothing notable"
+        print(f"other processes during {phase}: {info['foreign_cores']:.2f} cores on average "
+              f"({info['foreign_cpu_s']:.0f} CPU-s in {info['wall_s']:.0f} s; {top})")
+        if info["foreign_cores"] > FOREIGN_CORES_WARN:
+            busy.append(phase)
+    if busy:
+        print(f"WARNING: other work on this machine used more than {FOREIGN_CORES_WARN} cores on average during "
+              f"{', '.join(busy)}: those numbers (the ratios too) are distorted; run again on a quiet machine")
 
 
 if __name__ == "__main__":
