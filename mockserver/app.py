@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver import handlers
+from mockserver import handlers, logs
 from mockserver.admin.handlers import SPEC as ADMIN_SPEC
 from mockserver.config import Settings
 from mockserver.contract import Contract, build_contract
@@ -77,6 +77,7 @@ class AppState:
             await asyncio.sleep(JOURNAL_FLUSH_S)
             try:
                 self.flush_journal()
+                logs.flush()
             except Exception:  # noqa: BLE001 - a full disk must not stop the server; the log says it
                 log.exception("journal flush failed")
 
@@ -102,6 +103,7 @@ class AppState:
                 task.cancel()
         self._flusher = None
         self.flush_journal()
+        logs.flush()
         if self.recorder is not None:
             await self.recorder.close()
         if self.settings.report is not None:
