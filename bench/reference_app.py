@@ -13,7 +13,9 @@ the cost of the HTTP stack, which neither can avoid.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 from pathlib import Path
 
 import uvicorn
@@ -49,8 +51,25 @@ SSE_EVENTS = ([_event({"role": "assistant", "content": ""})]
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
+PACING = {"ttft_s": 0.0, "gap_s": 0.0}  # set by --ttft / --tps: the same schedule the mock keeps
+
+
 async def _events():
-    for item in SSE_EVENTS:
+    ttft, gap = PACING["ttft_s"], PACING["gap_s"]
+    if not ttft and not gap:
+        for item in SSE_EVENTS:
+            yield item
+        return
+    # as the mock: the role delta at once, the first content chunk after ttft, then one per gap,
+    # on an absolute clock (a late event does not delay the next); [DONE] right after the last chunk
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    last = len(SSE_EVENTS) - 1
+    for n, item in enumerate(SSE_EVENTS):
+        if 0 < n < last:
+            delay = start + ttft + (n - 1) * gap - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
         yield item
 
 
@@ -68,6 +87,9 @@ def _completions(stream_default: bool):
     return endpoint
 
 
+if os.environ.get("REFERENCE_PACING"):
+    PACING["ttft_s"], PACING["gap_s"] = (float(v) for v in os.environ["REFERENCE_PACING"].split(","))
+
 app = Starlette(routes=[
     # the two contracts' paths, with their stream defaults (ARK: false, multimedia: true)
     Route("/v1/chat/completions", _completions(stream_default=False), methods=["POST"]),
@@ -79,7 +101,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="bare reference server for bench/run.py")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default: 1)")
+    parser.add_argument("--tps", type=float, default=0.0, help="pace streams: content chunks per second")
+    parser.add_argument("--ttft", type=float, default=0.0, help="pace streams: ms to the first content chunk")
     args = parser.parse_args()
+    # workers import this module afresh: the pacing travels in the environment
+    PACING["ttft_s"], PACING["gap_s"] = args.ttft / 1000.0, (1.0 / args.tps if args.tps > 0 else 0.0)
+    os.environ["REFERENCE_PACING"] = f"{PACING['ttft_s']},{PACING['gap_s']}"
     # several workers need the app as an import string; one worker runs it in this process
     target = app if args.workers == 1 else "reference_app:app"
     uvicorn.run(target, host="127.0.0.1", port=args.port, workers=args.workers, loop="uvloop", http="httptools",

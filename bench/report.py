@@ -138,15 +138,15 @@ def static_table(static: dict, cells: list[dict]) -> str:
 def streams_scenario_table(cells: list[dict]) -> str:
     slash = lambda c, *keys: "/".join(f"{c[k]:.1f}" for k in keys)
     opened = lambda c: (f'{c["active_streams_min"]}-{c["active_streams_max"]} ({c["active_streams_polls"]})'
-                        if c["active_streams_polls"] else "no answer")
-    rows = [[str(c["workers"]), str(c["streams"]), opened(c),
+                        if c["active_streams_polls"] else "no answer" if c.get("server", "mock") == "mock" else "-")
+    rows = [[c.get("server", "mock"), str(c["workers"]), str(c["streams"]), opened(c),
              str(c["streams_measured"]), f'{c["non_2xx"]}/{c["incomplete"]}/{c["errors"]}',
              slash(c, "ttfb_p50_ms", "ttfb_p99_ms"), slash(c, "ttft_p50_ms", "ttft_p99_ms"),
              slash(c, "gap_p1_ms", "gap_p50_ms", "gap_p99_ms", "gap_max_ms"),
              "yes" if c["gap_p99_within_10pct"] else "NO",
              f'{c["client_procs"]}: {"/".join(f"{p:.0f}" for p in c["client_cpu_pct"])} %, '
              f'lag p99 {c["client_loop_lag_p99_ms"]:.1f} ms'] for c in cells]
-    return table(["workers", "streams", "open (polls)", "measured", "non2xx/incompl/err",
+    return table(["server", "workers", "streams", "open (polls)", "measured", "non2xx/incompl/err",
                   "TTFB p50/p99 ms", "TTFT p50/p99 ms", "gap p1/p50/p99/max ms", "gap p99 within 10%",
                   "client procs: CPU, loop lag"], rows)
 

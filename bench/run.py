@@ -327,11 +327,11 @@ def main() -> int:
         stream_duration = max(args.duration, 3.0)
         print(f"\nstreams scenario: {args.streams} concurrent SSE streams, mock --tps {STREAM_TPS} "
               f"--ttft {STREAM_TTFT_MS}, {stream_duration:g} s measured after a 2 s ramp")
-        for workers in args.stream_workers:
+        for target, workers in [(t, w) for w in args.stream_workers for t in ("mock", "reference")]:
             cell = sse_load.scenario(args.streams, stream_duration, workers, args.stream_procs,
-                                     tps=STREAM_TPS, ttft_ms=STREAM_TTFT_MS)
+                                     tps=STREAM_TPS, ttft_ms=STREAM_TTFT_MS, target=target)
             results["streams_scenario"].append(cell)
-            print(f"  workers {workers}: {cell['streams_measured']} streams measured, "
+            print(f"  {target} workers {workers}: {cell['streams_measured']} streams measured, "
                   f"errors {cell['non_2xx']}/{cell['incomplete']}/{cell['errors']}, "
                   f"gap p50 {cell['gap_p50_ms']:.1f} p99 {cell['gap_p99_ms']:.1f} max {cell['gap_max_ms']:.1f} ms")
     if args.soak > 0:
@@ -385,7 +385,7 @@ def print_summary(results: dict, others: list[str]) -> None:
         for cell in results["streams_scenario"]:
             verdict = "within" if cell["gap_p99_within_10pct"] else "NOT within"
             errors = cell["non_2xx"] + cell["incomplete"] + cell["errors"]
-            print(f"workers {cell['workers']}: gap p99 {cell['gap_p99_ms']:.1f} ms is {verdict} 10 % of "
+            print(f"{cell['server']} workers {cell['workers']}: gap p99 {cell['gap_p99_ms']:.1f} ms is {verdict} 10 % of "
                   f"{cell['gap_configured_ms']:g} ms; errors {errors}" + ("" if errors == 0 else " (must be 0)")
                   + (f"; client ran in 2 processes because {cell['retried_because']} with one"
                      if cell.get("retried_because") else f"; client in {cell['client_procs']} process(es)"))

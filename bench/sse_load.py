@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from procs import HealthPoller, Server, free_port, mock_command, wait_workers  # noqa: E402
+from procs import HealthPoller, Server, free_port, mock_command, reference_command, wait_workers  # noqa: E402
 from stats import percentile  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -270,27 +270,36 @@ def client_distorts(summary: dict) -> str | None:
 
 
 def scenario(streams: int, duration_s: float, workers: int = 1, procs: int = 1,
-             tps: float = 20, ttft_ms: float = 200) -> dict:
-    """Start a fresh mock with --tps/--ttft (and --workers), hold `streams` streams
+             tps: float = 20, ttft_ms: float = 200, target: str = "mock") -> dict:
+    """Start a fresh server with --tps/--ttft (and --workers), hold `streams` streams
     against it, and summarize. If one client process distorts (see
     client_distorts), the measurement is repeated with the client in two
-    processes, and the summary says so."""
+    processes, and the summary says so.
+
+    ``target`` is ``mock`` or ``reference``: the bare Starlette app pacing the
+    same schedule with one ``asyncio.sleep`` per event, the floor of the stack
+    (it has no health endpoint, so its open-streams column stays empty)."""
     raise_nofile(streams + 256)
     port = free_port()
     extra = ["--tps", f"{tps:g}", "--ttft", f"{ttft_ms:g}"] + (["--workers", str(workers)] if workers > 1 else [])
-    server = Server(f"mock w{workers} streams", mock_command(port, *extra), port)
+    command = mock_command if target == "mock" else reference_command
+    server = Server(f"{target} w{workers} streams", command(port, *extra), port)
     server.start()
     try:
         server.wait_ready(60.0)
-        if workers > 1:
+        if workers > 1 and target == "mock":
             wait_workers(port, workers)
+        elif workers > 1:
+            time.sleep(1.0)  # the reference's workers: no way to ask them, give them a moment
         while True:
-            poller = HealthPoller(port, every_s=0.5)
-            poller.start()
+            poller = HealthPoller(port, every_s=0.5) if target == "mock" else None
+            if poller is not None:
+                poller.start()
             try:
                 raw = run(port, streams, duration_s, procs)
             finally:
-                poller.stop()
+                if poller is not None:
+                    poller.stop()
             summary = summarize(raw, 1000.0 / tps, ttft_ms)
             distortion = client_distorts(summary)
             if distortion is None or procs >= 2:
@@ -298,9 +307,10 @@ def scenario(streams: int, duration_s: float, workers: int = 1, procs: int = 1,
             print(f"    {distortion} with 1 client process: measuring again with the client in 2 processes")
             summary["retried_because"] = distortion
             procs = 2
-        low, high, polls = poller.active_streams(*raw["window"], workers=workers) or (None, None, 0)
+        low, high, polls = (poller.active_streams(*raw["window"], workers=workers) if poller is not None
+                            else None) or (None, None, 0)
         rss, hwm = server.rss_kb(rescan=True)
-        summary.update(workers=workers, server_args=" ".join(extra), client_distortion=distortion,
+        summary.update(server=target, workers=workers, server_args=" ".join(extra), client_distortion=distortion,
                        active_streams_min=low, active_streams_max=high, active_streams_polls=polls,
                        server_rss_kib=rss, server_hwm_kib=hwm, server_exited=server.proc.poll())
         return summary
@@ -312,7 +322,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="N concurrent SSE streams against a running mock "
                                      "(or, without --port, a fresh mock with --tps 20 --ttft 200)")
     parser.add_argument("--port", type=int, help="a running server (default: start a fresh mock)")
-    parser.add_argument("--workers", type=int, default=1, help="mock workers when starting one")
+    parser.add_argument("--workers", type=int, default=1, help="server workers when starting one")
+    parser.add_argument("--target", choices=["mock", "reference"], default="mock",
+                        help="which server to start without --port (default: mock)")
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--procs", type=int, default=1)
     parser.add_argument("--duration", type=float, default=10.0)
@@ -322,7 +334,7 @@ def main() -> int:
     raise_nofile(args.streams + 64)
     if args.port is None:
         result = scenario(args.streams, args.duration, args.workers, args.procs,
-                          tps=1000.0 / args.gap_ms, ttft_ms=args.ttft_ms)
+                          tps=1000.0 / args.gap_ms, ttft_ms=args.ttft_ms, target=args.target)
     else:
         result = summarize(run(args.port, args.streams, args.duration, args.procs), args.gap_ms, args.ttft_ms)
     print(json.dumps(result, indent=2))

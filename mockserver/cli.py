@@ -173,6 +173,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from mockserver.logs import configure
     from mockserver.server.dispatch import QuietCuts
+    from mockserver.server.runtime import tune_gc
 
     configure(args.log_level, json_logs=args.json_logs, quiet=args.quiet)
     logging.getLogger("uvicorn.error").addFilter(QuietCuts())
@@ -240,6 +241,7 @@ def serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     if settings.workers == 1:
+        tune_gc()
         # uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully; with
         # a Python handler in place that re-raise is absorbed, and a clean
         # shutdown exits 0 as a service manager expects.

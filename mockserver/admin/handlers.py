@@ -7,6 +7,7 @@ the dispatcher validates it against ``admin.yaml`` before it is sent.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from pathlib import Path
@@ -47,6 +48,9 @@ def process_stats() -> dict[str, Any]:
         stats["asyncio_tasks"] = len(asyncio.all_tasks())
     except RuntimeError:
         pass
+    # the collector's settings (mockserver.server.runtime tunes them in `serve`) and its work so far
+    stats["gc"] = {"threshold": list(gc.get_threshold()), "frozen": gc.get_freeze_count(),
+                   "collections": [g["collections"] for g in gc.get_stats()]}
     return stats
 
 
