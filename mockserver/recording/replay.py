@@ -10,19 +10,19 @@ are kept (byte-for-byte replay) or made fresh (``--replay-ids fresh``).
 from __future__ import annotations
 
 import copy
-import secrets
 import time
 from typing import Any
 
 import orjson
 
 from mockserver import tokens
+from mockserver.ids import fresh_hex
 from mockserver.recording.cassette import Cassette, assemble
 from mockserver.reply import Reply, ToolCall, Usage
 
 
 def _fresh(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    new_id = "chatcmpl-" + secrets.token_hex(12)
+    new_id = "chatcmpl-" + fresh_hex(24)
     now = int(time.time())
     out = []
     for doc in documents:
@@ -63,11 +63,11 @@ def reply_from_message(message: dict[str, Any], *, model: str, prompt_tokens: in
         arguments = fn.get("arguments")
         if not isinstance(arguments, str):
             arguments = orjson.dumps(arguments if arguments is not None else {}).decode()
-        calls.append(ToolCall(call.get("id") or "call_" + secrets.token_hex(12), fn.get("name", ""), arguments))
+        calls.append(ToolCall(call.get("id") or "call_" + fresh_hex(24), fn.get("name", ""), arguments))
     completion = tokens.count(content or "") + sum(tokens.count(c.name) + tokens.count(c.arguments) for c in calls)
     ids = ids or {}
     return Reply(
-        id=ids.get("id") or "chatcmpl-" + secrets.token_hex(12),
+        id=ids.get("id") or "chatcmpl-" + fresh_hex(24),
         created=ids.get("created") or int(time.time()),
         model=ids.get("model") or model,
         content=content if isinstance(content, str) else None,

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import random
 import re
-import secrets
 import time
 from functools import lru_cache
 from typing import Any
@@ -25,6 +24,7 @@ import orjson
 from faker import Faker
 
 from mockserver import tokens
+from mockserver.ids import fresh_hex
 from mockserver.chat import ChatRequest
 from mockserver.reply import Reply, ToolCall, Usage
 from mockserver.sources import audio
@@ -143,7 +143,6 @@ def _audio(transcript: str, voice: str, rng: random.Random) -> tuple[dict[str, A
 
 def reply_for(req: ChatRequest, server_seed: int) -> Reply:
     seed = request_seed(server_seed, req)
-    rng = random.Random(seed)
     prompt = tokens.prompt_tokens(req.messages)
     usage = Usage(prompt, 0)
     if req.inputs.audio_clips:
@@ -151,7 +150,7 @@ def reply_for(req: ChatRequest, server_seed: int) -> Reply:
         usage.prompt_tokens += heard
         usage.prompt_details["audio_tokens"] = heard
     reply = Reply(
-        id="chatcmpl-" + secrets.token_hex(12),
+        id="chatcmpl-" + fresh_hex(24),
         created=int(time.time()),
         model=req.model,
         content=None,
@@ -159,7 +158,7 @@ def reply_for(req: ChatRequest, server_seed: int) -> Reply:
         usage=usage,
     )
     if _wants_tool_call(req):
-        reply.tool_calls = _tool_calls(req, seed, rng)
+        reply.tool_calls = _tool_calls(req, seed, random.Random(seed))
         reply.finish_reason = "tool_calls"
         usage.completion_tokens = sum(tokens.count(c.name) + tokens.count(c.arguments) for c in reply.tool_calls)
     else:
@@ -173,7 +172,7 @@ def reply_for(req: ChatRequest, server_seed: int) -> Reply:
         usage.completion_tokens = tokens.count(text)
         if req.voice is not None:
             transcript = to_ssml(text) if req.ssml else text
-            reply.audio, seconds = _audio(transcript, req.voice, rng)
+            reply.audio, seconds = _audio(transcript, req.voice, random.Random(seed))
             spoken = audio.audio_tokens(seconds)
             usage.completion_tokens += spoken
             usage.completion_details["audio_tokens"] = spoken
