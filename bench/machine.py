@@ -19,7 +19,7 @@ from collections import Counter
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _snapshot() -> dict[int, tuple[int, int, str]]:
+def snapshot() -> dict[int, tuple[int, int, str]]:
     """pid -> (ppid, utime+stime in ticks, command name) for every process."""
     out: dict[int, tuple[int, int, str]] = {}
     for entry in os.listdir("/proc"):
@@ -37,7 +37,7 @@ def _snapshot() -> dict[int, tuple[int, int, str]]:
     return out
 
 
-def _descendants(root: int, snap: dict[int, tuple[int, int, str]]) -> set[int]:
+def descendants(root: int, snap: dict[int, tuple[int, int, str]]) -> set[int]:
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in snap.items():
         children.setdefault(ppid, []).append(pid)
@@ -77,8 +77,8 @@ class ForeignCpu(threading.Thread):
         self._book()["wall_s"] += time.perf_counter() - self.phase_began
 
     def _sample(self) -> None:
-        snap = _snapshot()
-        ours = _descendants(self.root, snap)
+        snap = snapshot()
+        ours = descendants(self.root, snap)
         with self.lock:
             book = self._book()
             current = {}

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from machine import descendants, snapshot  # bench/ is on sys.path: these files run as scripts
+
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"  # every byte of benchmark traffic stays on loopback
 ARK_PATH = "/v1/chat/completions"
@@ -158,25 +160,8 @@ def proc_status(pid: int) -> dict[str, int]:
 
 
 def tree_pids(root: int) -> list[int]:
-    """root and all its descendants, found through the parent pid in /proc/*/stat."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # the command name may contain spaces and parentheses: parse after the last ')'
-        parents[int(entry)] = int(stat.rpartition(")")[2].split()[1])
-    found, frontier = [root], [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found.extend(children)
-        frontier.extend(children)
-    return found
+    """root and all its descendants (root first), found through the parent pid in /proc/*/stat."""
+    return [root, *sorted(descendants(root, snapshot()) - {root})]
 
 
 def measure_startup(command_for_port, runs: int, timeout_s: float = 60.0,
