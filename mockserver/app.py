@@ -20,6 +20,7 @@ from mockserver.contract import Contract, build_contract
 from mockserver.server import cors
 from mockserver.server.connexion_glue import contract_app
 from mockserver.server.dispatch import Dispatcher
+from mockserver.server.pacer import Pacer
 from mockserver.server.proxy import Recorder
 from mockserver.server.router import MockApp, Mount
 from mockserver.specs.loader import LoadedSpec, SpecError, load_all, load_spec
@@ -45,6 +46,15 @@ class AppState:
     _flusher: asyncio.Task | None = None
     _pending: list = field(default_factory=list)  # journal entries not yet in the store
     listeners: set[asyncio.Queue] = field(default_factory=set)  # live journal streams (the inspector page)
+    _pacer: Pacer | None = None
+
+    @property
+    def pacer(self) -> Pacer:
+        """The paced streams' shared timer, on the loop this app serves on (made there, on first use)."""
+        loop = asyncio.get_running_loop()
+        if self._pacer is None or self._pacer.loop is not loop:
+            self._pacer = Pacer(loop)
+        return self._pacer
 
     @property
     def requests_log(self) -> logging.Logger:

@@ -7,10 +7,10 @@ carrying an OpenAI error body, after which the stream ends.
 
 from __future__ import annotations
 
-import asyncio
+import itertools
 import random
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
@@ -64,45 +64,92 @@ class StreamPlan:
     schedule: tuple[float, ...] | None = None  # a recording's own clock: seconds from the start, per event
 
 
-async def paced(items: Iterable[Any], plan: StreamPlan) -> AsyncIterator[Any]:
-    """Yield ``items`` on the plan's schedule: the first (the role delta) at
-    once, the first token after the time to first token, the others one
-    token interval apart, each shifted by up to +/- jitter (never before the
-    previous one), with the plan's pause."""
-    pacing = plan.pacing
-    if hasattr(items, "__aiter__"):  # a live feed (the journal): it paces itself
-        async for item in items:  # type: ignore[union-attr]
-            yield item
-        return
+@dataclass(frozen=True)
+class Frame:
+    """One write of a stream: what it is, its bytes, when it is due (seconds from the start).
+
+    ``kind`` is ``event`` (a data chunk), ``done`` (``data: [DONE]``), ``end``
+    (the end without ``[DONE]``), ``error`` (an error event, the end) or
+    ``cut`` (drop the connection here: a ``cut_after`` fault; no bytes).
+    """
+
+    due: float
+    kind: str
+    body: bytes = b""
+
+    @property
+    def more(self) -> bool:
+        return self.kind == "event"
+
+
+def due_times(plan: StreamPlan) -> Iterator[float]:
+    """When each event of a stream is due, in seconds from its start (endless).
+
+    The first event (the role delta) at once, the first token after the time
+    to first token, the others one token interval apart, each shifted by up
+    to +/- jitter, later ones shifted by the plan's pause. A recording's own
+    schedule replaces all of that; events past its end are due at once.
+    The clock is absolute: a late event does not delay the next one.
+    """
     if plan.schedule is not None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for n, item in enumerate(items):
+        last = 0.0
+        for n in itertools.count():
             if n < len(plan.schedule):
-                delay = start + plan.schedule[n] - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            yield item
-        return
+                last = plan.schedule[n]
+            yield last
+    pacing = plan.pacing
     if pacing.idle and not plan.pause_ms:
-        for item in items:
-            yield item
-        return
-    rng = random.Random(plan.seed)
+        while True:
+            yield 0.0
+    rng = random.Random(plan.seed)  # a seeded run replays the same jitter
     gap = pacing.gap()
+    ttft = pacing.ttft_ms / 1000.0
     jitter = pacing.jitter_ms / 1000.0
-    loop = asyncio.get_running_loop()
-    start = loop.time()
     extra = 0.0
-    for n, item in enumerate(items):
-        if n > 0:
-            due = start + extra + pacing.ttft_ms / 1000.0 + (n - 1) * gap
-            if jitter:
-                due += rng.uniform(-jitter, jitter)
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        yield item
+    for n in itertools.count():
+        due = 0.0 if n == 0 else extra + ttft + (n - 1) * gap
+        if n > 0 and jitter:
+            due += rng.uniform(-jitter, jitter)
+        yield max(due, 0.0)
         if plan.pause_after is not None and n + 1 == plan.pause_after and plan.pause_ms > 0:
-            await asyncio.sleep(plan.pause_ms / 1000.0)
             extra += plan.pause_ms / 1000.0
+
+
+def timeline(chunks: Iterable[Any], plan: StreamPlan,
+             violation: Callable[[Any], dict[str, Any] | None]) -> list[Frame]:
+    """Every write of a stream, rendered and checked before the first is sent.
+
+    ``violation(chunk)`` returns an error body for a chunk that must not be
+    sent (it breaks the contract), else None: the stream then carries the
+    chunks before it and ends with that ``error`` event, where the bad chunk
+    would have been. The plan's faults end it early: ``cut_after`` drops the
+    connection, ``error_after`` sends its error event; ``no_done`` ends it
+    without ``[DONE]``. The closing write follows the last chunk at once
+    (after the plan's pause, if that chunk is the one it follows).
+    """
+    frames: list[Frame] = []
+    dues = due_times(plan)
+    due = 0.0
+    for chunk in chunks:
+        due = next(dues)
+        count = len(frames)
+        if plan.cut_after is not None and count >= plan.cut_after:
+            frames.append(Frame(due, "cut"))
+            return frames
+        if plan.error_after is not None and count >= plan.error_after:
+            frames.append(Frame(due, "error", error_event(plan.error or {})))
+            return frames
+        error = violation(chunk)
+        if error is not None:
+            frames.append(Frame(due, "error", error_event(error)))
+            return frames
+        frames.append(Frame(due, "event", event(chunk)))
+    if plan.pause_after is not None and plan.pause_after == len(frames) and plan.pause_ms > 0 and frames:
+        due += plan.pause_ms / 1000.0
+    if plan.cut_after is not None and len(frames) >= plan.cut_after:
+        frames.append(Frame(due, "cut"))
+    elif plan.no_done:
+        frames.append(Frame(due, "end"))
+    else:
+        frames.append(Frame(due, "done", DONE))
+    return frames

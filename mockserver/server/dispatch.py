@@ -3,9 +3,11 @@
 This is the response end of "validation sits at the two ends": a JSON body
 is checked as a whole and every SSE chunk is checked before it is framed. A
 violation is never sent; the client gets a ``mock_contract_violation`` error
-instead (mid-stream: an ``error`` event, then the stream ends). Faults a
-fixture asks for (a cut, a missing ``[DONE]``, an error event, pauses) are
-carried out here, on the wire.
+instead (mid-stream: an ``error`` event, then the stream ends). A stream's
+writes are rendered, checked and timed before its first byte
+(:func:`mockserver.stream.timeline`, which also plans the faults a fixture
+asks for: a cut, a missing ``[DONE]``, an error event, pauses); the shared
+pacer (:mod:`mockserver.server.pacer`) then sends them on time.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mockserver.errors import ContractViolation, MockError
 from mockserver.handlers import Call, JsonOutcome, StreamOutcome
 from mockserver.server.asgi import headers_dict, send_json
 from mockserver.server.connexion_glue import routed_operation
+from mockserver.server.pacer import StreamCut
 
 log = logging.getLogger("mockserver.dispatch")
 
@@ -31,16 +34,6 @@ SSE_HEADERS = [
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
-
-
-class StreamCut(Exception):
-    """Raised to drop the connection mid-stream (a ``cut_after`` fault).
-
-    ASGI has no "abort": an exception after the response started makes the
-    server close the connection without finishing the body, which is exactly
-    what a client sees when a real stream breaks. Its log line is filtered out
-    (:class:`QuietCuts`): it is a fault that was asked for, not a bug.
-    """
 
 
 class QuietCuts(logging.Filter):
@@ -79,7 +72,7 @@ class Dispatcher:
             state.active_streams += 1
             stats: dict[str, Any] = {"events": 0, "done": False, "cut": False, "error": False, "disconnected": False}
             try:
-                await send_stream(outcome, operation, receive, send, stats)
+                await send_stream(outcome, operation, state, receive, send, stats)
             finally:
                 state.active_streams -= 1
                 if record is not None:  # also for a cut stream: the journal says it was cut
@@ -99,10 +92,9 @@ class Dispatcher:
         await send_json(send, outcome.status, outcome.body, _header_list(outcome.headers))
 
 
-async def send_stream(outcome: StreamOutcome, operation: Any, receive: Receive, send: Send,
+async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receive: Receive, send: Send,
                       stats: dict[str, Any]) -> dict[str, Any]:
     """Send an SSE stream as planned, counting into ``stats``; a client that goes away cancels it at once."""
-    validator = operation.chunk
     plan = outcome.plan
     task = asyncio.current_task()
 
@@ -117,40 +109,18 @@ async def send_stream(outcome: StreamOutcome, operation: Any, receive: Receive, 
 
     watcher = asyncio.create_task(watch())
     try:
+        live = hasattr(outcome.chunks, "__aiter__")  # a live feed (the journal): it paces itself
+        # Every chunk is rendered and checked before the first byte: a chunk the
+        # contract forbids is never sent (an error event takes its place).
+        frames = [] if live else sse.timeline(outcome.chunks, plan, lambda chunk: _violation(operation, chunk))
         if plan.delay_ms > 0:
             await asyncio.sleep(plan.delay_ms / 1000.0)
         await send({"type": "http.response.start", "status": 200,
                     "headers": SSE_HEADERS + _header_list(outcome.headers)})
-        async for chunk in sse.paced(outcome.chunks, plan):
-            if plan.cut_after is not None and stats["events"] >= plan.cut_after:
-                stats["cut"] = True
-                raise StreamCut(f"cut after {plan.cut_after} events, as the fixture asks")
-            if plan.error_after is not None and stats["events"] >= plan.error_after:
-                stats["error"] = True
-                await send({"type": "http.response.body", "body": sse.error_event(plan.error or {}),
-                            "more_body": False})
-                return stats
-            try:
-                if validator is None:
-                    raise ContractViolation(
-                        f"The contract {operation.spec} gives stream chunks of {operation.method} "
-                        f"{operation.path} no schema, so no chunk can be shown valid."
-                    )
-                validator.check_response(chunk, what="stream chunk")
-            except MockError as exc:
-                stats["error"] = True
-                await send({"type": "http.response.body", "body": sse.error_event(exc.body()), "more_body": False})
-                return stats
-            await send({"type": "http.response.body", "body": sse.event(chunk), "more_body": True})
-            stats["events"] += 1
-        if plan.cut_after is not None and stats["events"] >= plan.cut_after:
-            stats["cut"] = True
-            raise StreamCut(f"cut after {plan.cut_after} events, as the fixture asks")
-        if plan.no_done:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return stats
-        await send({"type": "http.response.body", "body": sse.DONE, "more_body": False})
-        stats["done"] = True
+        if live:
+            await _send_live(outcome.chunks, operation, send, stats)  # type: ignore[arg-type]
+        else:
+            await state.pacer.play(frames, send, stats)
     except asyncio.CancelledError:
         if not stats["disconnected"]:
             # Not the client: the server is shutting down and its grace period is
@@ -179,3 +149,30 @@ async def send_stream(outcome: StreamOutcome, operation: Any, receive: Receive, 
     finally:
         watcher.cancel()
     return stats
+
+
+def _violation(operation: Any, chunk: Any) -> dict[str, Any] | None:
+    """The error body to send instead of ``chunk`` if the contract forbids it, else None."""
+    try:
+        if operation.chunk is None:
+            raise ContractViolation(
+                f"The contract {operation.spec} gives stream chunks of {operation.method} "
+                f"{operation.path} no schema, so no chunk can be shown valid."
+            )
+        operation.chunk.check_response(chunk, what="stream chunk")
+    except MockError as exc:
+        return exc.body()
+    return None
+
+
+async def _send_live(chunks: Any, operation: Any, send: Send, stats: dict[str, Any]) -> None:
+    """A live feed: each chunk checked and sent as it comes; it ends when the feed does."""
+    async for chunk in chunks:
+        error = _violation(operation, chunk)
+        if error is not None:
+            stats["error"] = True
+            await send({"type": "http.response.body", "body": sse.error_event(error), "more_body": False})
+            return
+        await send({"type": "http.response.body", "body": sse.event(chunk), "more_body": True})
+        stats["events"] += 1
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
