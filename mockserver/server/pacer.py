@@ -168,24 +168,19 @@ class Pacer:
 async def _finish(sending: Any, blocked: Any) -> None:
     """Drive a send coroutine that suspended (on the socket draining) to its end, in this task.
 
-    What a Task does for the coroutine it runs: wait for the future it yielded
-    (clearing the future's "blocking" mark, as a Task does, so it can be awaited
-    here), then resume it; again, until it returns.
+    What a Task does for the coroutine it runs: wait until the future it
+    yielded is done (whatever its outcome: the coroutine sees that when
+    resumed), then resume it; again, until it returns.
     """
-    task = asyncio.current_task()
     while True:
         try:
             if blocked is None:  # a bare yield: give the loop one turn
                 await asyncio.sleep(0)
             else:
-                blocked._asyncio_future_blocking = False
-                await blocked
+                await asyncio.wait([blocked])
         except asyncio.CancelledError:
-            if task is not None and task.cancelling():
-                sending.close()  # this task is being cancelled: abandon the send, run its clean-up
-                raise
-        except BaseException:  # noqa: BLE001 - the send sees the same outcome when resumed
-            pass
+            sending.close()  # this task is being cancelled: abandon the send, run its clean-up
+            raise
         try:
             blocked = sending.send(None)
         except StopIteration:
