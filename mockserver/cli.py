@@ -249,6 +249,9 @@ def serve(args: argparse.Namespace) -> int:
             signal.signal(sig, lambda *_: None)
         uvicorn.Server(uvicorn.Config(app, **common)).run()
     else:
+        # The supervisor built the app only to check the configuration and print
+        # the banner; each worker builds its own and opens the store itself.
+        store.close()
         os.environ[SETTINGS_ENV] = settings.to_json()
         os.environ["MOCKSERVER_LOG_LEVEL"] = args.log_level
         uvicorn.run("mockserver.app:app_from_env", factory=True, workers=settings.workers, **common)
