@@ -137,13 +137,13 @@ JOURNAL_BATCH = 256
 def app_from_env() -> MockApp:
     """The app factory each worker process runs (``--workers N``)."""
     from mockserver.logs import configure
-    from mockserver.server.dispatch import QuietCuts
+    from mockserver.server.dispatch import quiet_expected_ends
     from mockserver.server.runtime import tune_gc
 
     settings = Settings.from_json(os.environ[SETTINGS_ENV])
     configure(os.environ.get("MOCKSERVER_LOG_LEVEL", "info"), json_logs=settings.log_format == "json",
               quiet=settings.quiet)
-    logging.getLogger("uvicorn.error").addFilter(QuietCuts())
+    quiet_expected_ends()
     app = build_app(settings)
     tune_gc()
     return app

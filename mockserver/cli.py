@@ -172,11 +172,11 @@ def serve(args: argparse.Namespace) -> int:
     from mockserver.specs.overlay import OverlayError
 
     from mockserver.logs import configure
-    from mockserver.server.dispatch import QuietCuts
+    from mockserver.server.dispatch import quiet_expected_ends
     from mockserver.server.runtime import tune_gc
 
     configure(args.log_level, json_logs=args.json_logs, quiet=args.quiet)
-    logging.getLogger("uvicorn.error").addFilter(QuietCuts())
+    quiet_expected_ends()
     host = _host(args.host)
     if host is None:
         return 2

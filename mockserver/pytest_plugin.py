@@ -172,6 +172,7 @@ class MockServer:
         import uvicorn
 
         from mockserver.app import build_app
+        from mockserver.server.dispatch import quiet_expected_ends
         from mockserver.specs.loader import SpecError
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -191,6 +192,7 @@ class MockServer:
             listing = "\n".join(f"  {e['file']}:{e['line']}: {e['reason']}" for e in errors)
             raise ChatMockError(f"mockserver rejected fixture file(s):\n{listing}")
         self.url = f"http://127.0.0.1:{port}"
+        quiet_expected_ends()  # a cut a fixture asks for is not an error in the test's log
         config = uvicorn.Config(
             self.app, log_level="warning", access_log=False, log_config=None, loop="asyncio",
             lifespan="on", timeout_graceful_shutdown=self.settings.shutdown_timeout,

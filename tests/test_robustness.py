@@ -354,11 +354,6 @@ def test_slow_client_does_not_block_others(slow_client_run):
     assert abs(run.end["asyncio_tasks"] - run.base["asyncio_tasks"]) <= TASK_SLACK, (run.base, run.end)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "KNOWN: under uvloop, a client that resets while its pipelined streams wait for the socket to drain "
-    "still makes uvicorn log 'ASGI callable returned without completing response' for a cycle of that "
-    "connection: the RuntimeError from the closed transport is now treated as a disconnect (no "
-    "'unhandled error'), but uvicorn has not registered the disconnect of every pipelined cycle yet"))
 def test_slow_client_reset_logs_no_error(slow_client_run):
     assert_clean_output(slow_client_run.output)
 

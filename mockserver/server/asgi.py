@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Iterable
 
 import orjson
 from starlette.types import Send
 
 JSON_TYPE = b"application/json"
+
+# Set in a request's task when a send failed because the client had already
+# reset the connection. uvicorn logs "returned without completing response"
+# for such a request when it has not noticed the loss itself (with pipelined
+# requests it marks only the newest one disconnected); the log filter
+# (``dispatch.QuietEnds``) reads this, in the same task, to drop that line.
+CLIENT_GONE: ContextVar[bool] = ContextVar("mockserver_client_gone", default=False)
 
 
 def header(scope: dict[str, Any], name: bytes) -> bytes | None:

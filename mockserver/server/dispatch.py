@@ -23,7 +23,7 @@ from mockserver import stream as sse
 from mockserver.contract import Contract
 from mockserver.errors import ContractViolation, MockError
 from mockserver.handlers import Call, JsonOutcome, StreamOutcome
-from mockserver.server.asgi import headers_dict, send_json
+from mockserver.server.asgi import CLIENT_GONE, headers_dict, send_json
 from mockserver.server.connexion_glue import routed_operation
 from mockserver.server.pacer import StreamCut
 
@@ -36,14 +36,30 @@ SSE_HEADERS = [
 ]
 
 
-class QuietCuts(logging.Filter):
+UNFINISHED = "ASGI callable returned without completing response"
+
+
+class QuietEnds(logging.Filter):
+    """Drops the server's log lines for ends that were expected, not bugs: a
+    stream cut a fixture asked for (:class:`StreamCut`), and an unfinished
+    response whose client had already reset the connection (``CLIENT_GONE``)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if CLIENT_GONE.get() and str(record.msg).startswith(UNFINISHED):
+            return False
         exc = record.exc_info[1] if record.exc_info else None
         while exc is not None:
             if isinstance(exc, StreamCut):
                 return False
             exc = exc.__cause__ or exc.__context__
         return True
+
+
+def quiet_expected_ends() -> None:
+    """Put :class:`QuietEnds` on the server's error log (once per process)."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, QuietEnds) for f in logger.filters):
+        logger.addFilter(QuietEnds())
 
 
 def _header_list(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

@@ -35,7 +35,7 @@ class StreamCut(Exception):
     ASGI has no "abort": an exception after the response started makes the
     server close the connection without finishing the body, which is exactly
     what a client sees when a real stream breaks. Its log line is filtered out
-    (``dispatch.QuietCuts``): it is a fault that was asked for, not a bug.
+    (``dispatch.QuietEnds``): it is a fault that was asked for, not a bug.
     """
 
 

@@ -21,7 +21,7 @@ from mockserver.contract import Contract
 from mockserver.errors import MethodNotAllowed, MockError, NotFound, PayloadTooLarge, ServerError
 from mockserver.server import cors, docs
 from mockserver.journal import Record
-from mockserver.server.asgi import header, headers_dict, send_bytes, send_json
+from mockserver.server.asgi import CLIENT_GONE, header, headers_dict, send_bytes, send_json
 from mockserver.server.dispatch import StreamCut
 
 log = logging.getLogger("mockserver.http")
@@ -103,6 +103,7 @@ class MockApp:
                 await send(message)
             except (OSError, RuntimeError) as exc:
                 # uvloop raises RuntimeError on a transport the client already reset.
+                CLIENT_GONE.set(True)
                 raise ClientGone(str(exc)) from exc
 
         try:
