@@ -19,11 +19,16 @@ from typing import Any
 import orjson
 from connexion.datastructures import MediaTypeDict
 from connexion.middleware.main import ConnexionMiddleware
-from connexion.middleware.request_validation import RequestValidationMiddleware
+from connexion import utils
+from connexion.middleware.request_validation import (
+    RequestValidationAPI,
+    RequestValidationMiddleware,
+    RequestValidationOperation,
+)
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.resolver import Resolver
 from connexion.validators import AbstractRequestBodyValidator
-from starlette.types import ASGIApp, Receive, Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver import handlers
 from mockserver.contract import Contract
@@ -94,12 +99,83 @@ def _charset(content_type: bytes) -> str | None:
 
 VALIDATOR_MAP = {"body": MediaTypeDict({"*/*json": BodyValidator})}
 
+PREPARED_CONTENT_TYPES = 64  # distinct Content-Type values remembered per operation
+
+
+class PreparedRequestValidation(RequestValidationOperation):
+    """Connexion's request-validation step for one operation, with what does
+    not change between requests prepared once.
+
+    Why: for every request Connexion builds two URI parsers and a parameter
+    validator, matches the Content-Type against the operation's media types
+    and the validator map with ``fnmatch``, and builds a new body validator;
+    profiling a plain completion showed that as about 15 % of its time. For
+    an operation without parameters the parameter validator has nothing to
+    check (strict validation is off: unknown query parameters are ignored,
+    as Connexion ignores them), and the rest depends only on the
+    Content-Type value, so it is done once per distinct value, by Connexion's
+    own methods, and reused. Operations with parameters (the admin API) take
+    Connexion's own path unchanged.
+    """
+
+    def __init__(self, next_app: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(next_app, **kwargs)
+        self._prepared = not self._operation.parameters and not self.strict_validation
+        self._by_content_type: dict[bytes | None, tuple[Any, str, str]] = {}
+
+    def _prepare(self, raw: bytes | None, headers: list) -> tuple[Any, str, str]:
+        """(body validator or None, mime type, encoding) for one Content-Type value, as Connexion decides it."""
+        mime_type, encoding = self.extract_content_type(headers)
+        self.validate_mime_type(mime_type)  # raises Connexion's 415 problem: not remembered
+        validator = None
+        schema = self._operation.body_schema(mime_type)
+        if schema:
+            validator_cls = self._validator_map["body"].get(mime_type)
+            if validator_cls is not None:
+                validator = validator_cls(
+                    schema=schema,
+                    required=self._operation.request_body.get("required", False),
+                    nullable=utils.is_nullable(self._operation.body_definition(mime_type)),
+                    encoding=encoding,
+                    strict_validation=self.strict_validation,
+                    uri_parser=self._operation.uri_parser_class(
+                        self._operation.parameters, self._operation.body_definition()
+                    ),
+                )
+        if len(self._by_content_type) < PREPARED_CONTENT_TYPES:
+            self._by_content_type[raw] = (validator, mime_type, encoding)
+        return validator, mime_type, encoding
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._prepared:
+            await super().__call__(scope, receive, send)
+            return
+        raw = header(scope, b"content-type")
+        found = self._by_content_type.get(raw)
+        validator = (found or self._prepare(raw, scope["headers"]))[0]
+        if validator is not None:
+            receive, scope = await validator.wrap_receive(receive, scope=scope)
+        await self.next_app(scope, receive, send)
+
+
+class PreparedValidationAPI(RequestValidationAPI):
+    def make_operation(self, operation: Any) -> RequestValidationOperation:
+        return PreparedRequestValidation(self.next_app, operation=operation,
+                                         strict_validation=self.strict_validation,
+                                         validator_map=self.validator_map)
+
+
+class PreparedValidationMiddleware(RequestValidationMiddleware):
+    """Connexion's request validation, built from :class:`PreparedRequestValidation` steps."""
+
+    api_cls = PreparedValidationAPI
+
 
 def contract_app(contract: Contract, inner: ASGIApp) -> ASGIApp:
     """A Connexion stack for one contract, built now rather than on first request."""
     middleware = ConnexionMiddleware(
         inner,
-        middlewares=[RoutingMiddleware, RequestValidationMiddleware],
+        middlewares=[RoutingMiddleware, PreparedValidationMiddleware],
         validator_map=VALIDATOR_MAP,
     )
     middleware.add_api(
