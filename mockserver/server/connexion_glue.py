@@ -27,7 +27,7 @@ from connexion.middleware.request_validation import (
 )
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.resolver import Resolver
-from connexion.validators import AbstractRequestBodyValidator
+from connexion.validators import AbstractRequestBodyValidator, ParameterValidator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver import handlers
@@ -97,7 +97,30 @@ def _charset(content_type: bytes) -> str | None:
     return None
 
 
-VALIDATOR_MAP = {"body": MediaTypeDict({"*/*json": BodyValidator})}
+class NamedParameterValidator(ParameterValidator):
+    """Connexion's parameter checks, with the failing parameter named.
+
+    Connexion's own error is the validator's text with the schema dumped
+    after it, and no name: the client gets the OpenAI shape instead, with
+    ``param`` set and the first line of the reason.
+    """
+
+    def validate_request(self, request: Any) -> None:
+        if self.strict_validation:  # not used by this server; Connexion's own handling if it were
+            super().validate_request(request)
+            return
+        checks = (("query", self.validate_query_parameter), ("path", self.validate_path_parameter),
+                  ("header", self.validate_header_parameter), ("cookie", self.validate_cookie_parameter))
+        for where, check in checks:
+            for param in self.parameters.get(where, []):
+                error = check(param, request)
+                if error:
+                    reason = str(error).strip().splitlines()[0]
+                    raise InvalidRequest(f"Invalid {where} parameter {param['name']!r}: {reason}",
+                                         param=param["name"], code="invalid_value")
+
+
+VALIDATOR_MAP = {"body": MediaTypeDict({"*/*json": BodyValidator}), "parameter": NamedParameterValidator}
 
 PREPARED_CONTENT_TYPES = 64  # distinct Content-Type values remembered per operation
 
