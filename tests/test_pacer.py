@@ -227,14 +227,18 @@ def test_a_paced_stream_in_back_pressure_resumes_whole_and_others_keep_pace(make
     sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     try:
+        deadline = time.monotonic() + 60  # the 6 MB answer is built and checked first
+        while httpx.get(srv.url + "/__admin/health", timeout=60).json()["active_streams"] < 1:
+            assert time.monotonic() < deadline, "the big stream never started"
+            time.sleep(0.05)
         time.sleep(1.5)  # ~100 writes at 200/s, far more than the buffers take: the stream is held
-        assert httpx.get(srv.url + "/__admin/health").json()["active_streams"] == 1
+        assert httpx.get(srv.url + "/__admin/health", timeout=60).json()["active_streams"] == 1
         with httpx.Client(base_url=srv.url, timeout=30) as client:
             for n in range(5):  # paced streams of their own, while the first is held
                 r = client.post("/v1/chat/completions",
                                 json={"model": "m", "stream": True, "messages": [{"role": "user", "content": f"n{n}"}]})
                 assert r.status_code == 200 and r.text.endswith("data: [DONE]\n\n"), r.text[-200:]
-        assert httpx.get(srv.url + "/__admin/health").json()["active_streams"] == 1  # still held
+        assert httpx.get(srv.url + "/__admin/health", timeout=60).json()["active_streams"] == 1  # still held
         raw = bytearray()
         while True:
             piece = sock.recv(1 << 20)

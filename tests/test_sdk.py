@@ -157,3 +157,37 @@ def test_sdk_sees_openai_errors(ark, mm):
     with pytest.raises(openai.BadRequestError) as caught:
         ark.chat.completions.create(model="m", messages=[{"role": "robot", "content": "x"}])
     assert caught.value.body["param"] == "messages[0].role"
+
+
+def test_the_same_request_gets_the_same_content_and_a_fresh_id(ark, mm):
+    """Content is deterministic; the response id is new per response, as the
+    real API's is (mockserver/ids.py)."""
+    import re
+
+    answers = [ark.chat.completions.create(model="m", messages=USER) for _ in range(20)]
+    assert len({a.choices[0].message.content for a in answers}) == 1
+    ids = [a.id for a in answers]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"chatcmpl-[0-9a-f]{24}", i) for i in ids), ids
+    streamed = [[c.id for c in mm.chat.completions.create(model="m", messages=USER, stream=True)]
+                for _ in range(3)]
+    assert all(len(set(s)) == 1 for s in streamed)  # one id per stream, on every chunk
+    assert len({s[0] for s in streamed}) == 3
+
+
+def test_a_forked_process_draws_other_ids():
+    """Workers forked from one parent must not repeat each other's ids."""
+    import os
+
+    from mockserver.ids import fresh_hex
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send its next id and leave at once
+        os.write(write, fresh_hex(24).encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert len(child) == 24 and child != fresh_hex(24)

@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from connexion import utils
 from connexion.datastructures import MediaTypeDict
 from connexion.middleware.main import ConnexionMiddleware
-from connexion import utils
 from connexion.middleware.request_validation import (
     RequestValidationAPI,
     RequestValidationMiddleware,
@@ -144,10 +144,10 @@ class PreparedRequestValidation(RequestValidationOperation):
     def __init__(self, next_app: ASGIApp, **kwargs: Any) -> None:
         super().__init__(next_app, **kwargs)
         self._prepared = not self._operation.parameters and not self.strict_validation
-        self._by_content_type: dict[bytes | None, tuple[Any, str, str]] = {}
+        self._by_content_type: dict[bytes | None, Any] = {}  # Content-Type value -> body validator or None
 
-    def _prepare(self, raw: bytes | None, headers: list) -> tuple[Any, str, str]:
-        """(body validator or None, mime type, encoding) for one Content-Type value, as Connexion decides it."""
+    def _prepare(self, raw: bytes | None, headers: list) -> Any:
+        """The body validator (or None) for one Content-Type value, as Connexion decides it."""
         mime_type, encoding = self.extract_content_type(headers)
         self.validate_mime_type(mime_type)  # raises Connexion's 415 problem: not remembered
         validator = None
@@ -166,16 +166,18 @@ class PreparedRequestValidation(RequestValidationOperation):
                     ),
                 )
         if len(self._by_content_type) < PREPARED_CONTENT_TYPES:
-            self._by_content_type[raw] = (validator, mime_type, encoding)
-        return validator, mime_type, encoding
+            self._by_content_type[raw] = validator
+        return validator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._prepared:
             await super().__call__(scope, receive, send)
             return
         raw = header(scope, b"content-type")
-        found = self._by_content_type.get(raw)
-        validator = (found or self._prepare(raw, scope["headers"]))[0]
+        if raw in self._by_content_type:
+            validator = self._by_content_type[raw]
+        else:
+            validator = self._prepare(raw, scope["headers"])
         if validator is not None:
             receive, scope = await validator.wrap_receive(receive, scope=scope)
         await self.next_app(scope, receive, send)

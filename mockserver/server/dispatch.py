@@ -134,7 +134,7 @@ async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receiv
         await send({"type": "http.response.start", "status": 200,
                     "headers": SSE_HEADERS + _header_list(outcome.headers)})
         if live:
-            await _send_live(outcome.chunks, operation, send, stats)  # type: ignore[arg-type]
+            await _send_live(outcome.chunks, plan, operation, send, stats)  # type: ignore[arg-type]
         else:
             await state.pacer.play(frames, send, stats)
     except asyncio.CancelledError:
@@ -181,7 +181,7 @@ def _violation(operation: Any, chunk: Any) -> dict[str, Any] | None:
     return None
 
 
-async def _send_live(chunks: Any, operation: Any, send: Send, stats: dict[str, Any]) -> None:
+async def _send_live(chunks: Any, plan: sse.StreamPlan, operation: Any, send: Send, stats: dict[str, Any]) -> None:
     """A live feed: each chunk checked and sent as it comes; it ends when the feed does."""
     async for chunk in chunks:
         error = _violation(operation, chunk)
@@ -191,4 +191,5 @@ async def _send_live(chunks: Any, operation: Any, send: Send, stats: dict[str, A
             return
         await send({"type": "http.response.body", "body": sse.event(chunk), "more_body": True})
         stats["events"] += 1
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    await send({"type": "http.response.body", "body": b"" if plan.no_done else sse.DONE, "more_body": False})
+    stats["done"] = not plan.no_done

@@ -29,6 +29,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 BATCH_S = 0.001  # writes due this close together go out in one callback (the clock keeps them in order)
 
+
 class StreamCut(Exception):
     """Raised to drop the connection mid-stream (a ``cut_after`` fault).
 
@@ -37,6 +38,15 @@ class StreamCut(Exception):
     what a client sees when a real stream breaks. Its log line is filtered out
     (``dispatch.QuietEnds``): it is a fault that was asked for, not a bug.
     """
+
+
+def _message(frame: Frame) -> dict[str, Any]:
+    return {"type": "http.response.body", "body": frame.body, "more_body": frame.more}
+
+
+def _cut(frame: Frame, stats: dict[str, Any]) -> StreamCut:
+    count(frame, stats)
+    return StreamCut("cut after the events the fixture asks for")
 
 
 def count(frame: Frame, stats: dict[str, Any]) -> None:
@@ -66,10 +76,9 @@ class _Player:
         """Send the next write now; True if the pacer should keep this stream."""
         frame = self.frames[self.index]
         if frame.kind == "cut":
-            count(frame, self.stats)
-            self._end(exc=StreamCut("cut after the events the fixture asks for"))
+            self._end(exc=_cut(frame, self.stats))
             return False
-        sending = self.send({"type": "http.response.body", "body": frame.body, "more_body": frame.more})
+        sending = self.send(_message(frame))
         try:
             blocked = sending.send(None)  # type: ignore[attr-defined]
         except StopIteration:
@@ -116,9 +125,8 @@ class Pacer:
                 index = await self._hand_over(frames, index, start, send, stats)
                 continue
             if frame.kind == "cut":
-                count(frame, stats)
-                raise StreamCut("cut after the events the fixture asks for")
-            await send({"type": "http.response.body", "body": frame.body, "more_body": frame.more})
+                raise _cut(frame, stats)
+            await send(_message(frame))
             count(frame, stats)
             index += 1
 
