@@ -1,7 +1,8 @@
 """Turn recordings into answers: a cassette's body or chunks, a conversation's turn.
 
 A streamed recording replays its own chunks (same boundaries) on its own
-clock, scaled by ``--replay-speed`` (0: at once, 1: as recorded). Asked the
+clock, played at ``--replay-speed`` (1: as recorded, 2: twice as fast, 0.5:
+half as fast, 0: at once), the time to the first event included. Asked the
 other way round, a streamed recording is assembled into one completion, and
 a JSON recording is streamed through the usual renderer. Ids and ``created``
 are kept (byte-for-byte replay) or made fresh (``--replay-ids fresh``).
@@ -41,14 +42,23 @@ def json_body(cassette: Cassette, ids: str) -> dict[str, Any]:
 
 
 def stream(cassette: Cassette, ids: str, speed: float) -> tuple[list[dict[str, Any]], tuple[float, ...] | None]:
-    """The recorded chunks and, unless speed is 0, when to send each (seconds from the start)."""
+    """The recorded chunks and, unless speed is 0, when to send each.
+
+    A recorded event's ``t`` is seconds from the moment the request was sent
+    upstream, so the schedule keeps the upstream's time to first event too.
+    Speed is a player's: the recorded times are divided by it.
+    """
     timed = cassette.chunks()
     chunks = [c for _, c in timed]
     chunks = _fresh(chunks) if ids == "fresh" else copy.deepcopy(chunks)
+    return chunks, schedule(timed, speed)
+
+
+def schedule(timed: list[tuple[float, Any]], speed: float) -> tuple[float, ...] | None:
+    """Seconds from the request at which to send each recorded event, or None (at once)."""
     if speed <= 0 or not timed:
-        return chunks, None
-    origin = timed[0][0]
-    return chunks, tuple(max(0.0, (t - origin) * speed) for t, _ in timed)
+        return None
+    return tuple(max(0.0, t) / speed for t, _ in timed)
 
 
 def reply_from_message(message: dict[str, Any], *, model: str, prompt_tokens: int, source: str,
