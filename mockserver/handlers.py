@@ -164,11 +164,7 @@ def _replay(call: Call, req: ChatRequest) -> Answer | None:
         if call.record is not None:
             call.record.source = f"cassette:{recorded.file}"
         if recorded.status >= 400:
-            error = (recorded.response.get("body") or {}).get("error") or {}
-            raise MockError(error.get("message", "Recorded error."), status=recorded.status,
-                            type=error.get("type"), code=error.get("code"), param=error.get("param"),
-                            headers={k: v for k, v in (recorded.response.get("headers") or {}).items()
-                                     if k.lower() != "content-type"})
+            raise replay.failure(recorded)
         reply = replay.reply_from_cassette(recorded, call.settings.replay_ids, prompt)
         return Answer(reply, None, {}, recorded)
     found = conversations.next_turn(registry.conversations(), req.messages)
@@ -255,8 +251,8 @@ async def create_chat_completion(call: Call) -> Outcome:
         if not streaming:
             return JsonOutcome(replay.json_body(recorded, ids))
         if recorded.streamed:
-            chunks, schedule = replay.stream(recorded, ids, call.settings.replay_speed)
-            return StreamOutcome(chunks, StreamPlan(schedule=schedule, no_done=not recorded.ends_with_done()))
+            chunks, plan = replay.stream(recorded, ids, call.settings.replay_speed)
+            return StreamOutcome(chunks, plan)
     if streaming:
         plan = _plan(call, answer.stream, prefs, reply, seed)
         split = render.splitter(answer.stream.get("chunking", "token"))

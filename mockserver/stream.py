@@ -148,6 +148,9 @@ def timeline(chunks: Iterable[Any], plan: StreamPlan,
         due += plan.pause_ms / 1000.0
     if plan.cut_after is not None and len(frames) >= plan.cut_after:
         frames.append(Frame(due, "cut"))
+    elif plan.error_after is not None and len(frames) >= plan.error_after:
+        # the error comes after the last chunk (a recorded upstream failure): at its own time
+        frames.append(Frame(next(dues) if plan.schedule is not None else due, "error", error_event(plan.error or {})))
     elif plan.no_done:
         frames.append(Frame(due, "end"))
     else:

@@ -556,6 +556,13 @@ class LocalUpstream:
                 chunks[2]["choices"] = "not a list"
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"text/event-stream")]})
+            if "fail midway" in last:  # two chunks, then the upstream fails mid-stream
+                for chunk in chunks[:2]:
+                    await send({"type": "http.response.body", "more_body": True,
+                                "body": b"data: " + json.dumps(chunk).encode() + b"\n\n"})
+                await send({"type": "http.response.body",
+                            "body": b"event: error\ndata: " + json.dumps(SERVER_ERROR).encode() + b"\n\n"})
+                return
             for chunk in chunks:
                 await send({"type": "http.response.body", "body": b"data: " + json.dumps(chunk).encode() + b"\n\n",
                             "more_body": True})

@@ -32,7 +32,7 @@ FIRST_T, LAST_T = 1.0, 1.4
 
 
 def test_schedule_divides_recorded_times_by_the_speed() -> None:
-    timed = [(1.16, {}), (1.2, {}), (1.5, {})]
+    timed = [1.16, 1.2, 1.5]
     assert replay.schedule(timed, 1) == pytest.approx((1.16, 1.2, 1.5))
     assert replay.schedule(timed, 2) == pytest.approx((0.58, 0.6, 0.75))
     assert replay.schedule(timed, 0.5) == pytest.approx((2.32, 2.4, 3.0))

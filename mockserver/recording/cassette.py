@@ -8,6 +8,10 @@ A cassette is a JSON file (``*.cassette.json``)::
      "response": {"status": 200, "headers": {...},
                   "events": [{"t": 0.012, "data": {...chunk...}}, ..., {"t": 0.9, "data": "[DONE]"}]}
 
+A stream the upstream ended with an ``event: error`` keeps that event as
+``{"t": ..., "event": "error", "data": {"error": {...}}}`` (recorded only with
+``--record-errors``, like an error status) and replays it as the same event.
+
 ``t`` is seconds since the request was sent upstream, so replay can keep the
 recorded pace. Files are written to a temporary name and renamed: a killed
 recorder leaves only complete cassettes.
@@ -58,9 +62,21 @@ class Cassette:
         return int(self.response.get("status", 200))
 
     def chunks(self) -> list[tuple[float, dict[str, Any]]]:
-        """(time, chunk) of each recorded data event, without [DONE]."""
+        """(time, chunk) of each recorded data event, without [DONE] or an error event."""
         return [(float(e.get("t", 0.0)), e["data"]) for e in self.response.get("events", [])
-                if isinstance(e.get("data"), dict)]
+                if isinstance(e.get("data"), dict) and e.get("event") != "error"]
+
+    def error_event(self) -> tuple[float, dict[str, Any]] | None:
+        """(time, body) of the ``event: error`` that ended the recorded stream, if one did."""
+        for e in self.response.get("events", []):
+            if e.get("event") == "error" and isinstance(e.get("data"), dict):
+                return float(e.get("t", 0.0)), e["data"]
+        return None
+
+    @property
+    def failed(self) -> bool:
+        """An upstream error: an error status, or a stream that ended in an error event."""
+        return self.status >= 400 or self.error_event() is not None
 
     def ends_with_done(self) -> bool:
         events = self.response.get("events", [])

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import orjson
 
 from mockserver import tokens
+from mockserver.errors import MockError
 from mockserver.ids import fresh_hex
 from mockserver.recording.cassette import Cassette, assemble
 from mockserver.reply import Reply, ToolCall, Usage
+from mockserver.stream import StreamPlan
 
 
 def _fresh(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -36,29 +38,66 @@ def _fresh(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def failure(cassette: Cassette) -> MockError | None:
+    """The recorded upstream error as an error answer: an error status's body, or
+    the error event that ended a recorded stream (asked for as JSON, a 500)."""
+    if cassette.status >= 400:
+        error = (cassette.response.get("body") or {}).get("error") or {}
+        status = cassette.status
+    else:
+        event = cassette.error_event()
+        if event is None:
+            return None
+        error = event[1].get("error") if isinstance(event[1].get("error"), dict) else {}
+        status = 500
+    return MockError(error.get("message", "Recorded error."), status=status, type=error.get("type"),
+                     code=error.get("code"), param=error.get("param"),
+                     headers={k: v for k, v in (cassette.response.get("headers") or {}).items()
+                              if k.lower() != "content-type"} if cassette.status >= 400 else None)
+
+
 def json_body(cassette: Cassette, ids: str) -> dict[str, Any]:
+    """The recorded answer as one JSON document (a stream assembled); raises the
+    recorded error where the upstream failed."""
+    error = failure(cassette)
+    if error is not None:
+        raise error
+    return _document(cassette, ids)
+
+
+def _document(cassette: Cassette, ids: str) -> dict[str, Any]:
     body = cassette.response["body"] if not cassette.streamed else assemble([c for _, c in cassette.chunks()])
     return _fresh([body])[0] if ids == "fresh" else copy.deepcopy(body)
 
 
-def stream(cassette: Cassette, ids: str, speed: float) -> tuple[list[dict[str, Any]], tuple[float, ...] | None]:
-    """The recorded chunks and, unless speed is 0, when to send each.
+def stream(cassette: Cassette, ids: str, speed: float) -> tuple[list[dict[str, Any]], StreamPlan]:
+    """The recorded chunks and the plan that sends them as recorded.
 
     A recorded event's ``t`` is seconds from the moment the request was sent
     upstream, so the schedule keeps the upstream's time to first event too.
-    Speed is a player's: the recorded times are divided by it.
+    Speed is a player's: the recorded times are divided by it. A stream the
+    upstream ended with an error event ends with the same event, at its time.
     """
     timed = cassette.chunks()
     chunks = [c for _, c in timed]
     chunks = _fresh(chunks) if ids == "fresh" else copy.deepcopy(chunks)
-    return chunks, schedule(timed, speed)
+    times = [t for t, _ in timed]
+    failed = cassette.error_event()
+    if failed is not None:
+        times.append(failed[0])
+    return chunks, StreamPlan(
+        schedule=schedule(times, speed),
+        no_done=failed is None and not cassette.ends_with_done(),
+        error_after=len(chunks) if failed is not None else None,
+        error=copy.deepcopy(failed[1]) if failed is not None else None,
+    )
 
 
-def schedule(timed: list[tuple[float, Any]], speed: float) -> tuple[float, ...] | None:
+def schedule(times: Sequence[float], speed: float) -> tuple[float, ...] | None:
     """Seconds from the request at which to send each recorded event, or None (at once)."""
-    if speed <= 0 or not timed:
+    if speed <= 0 or not times:
         return None
-    return tuple(max(0.0, t) / speed for t, _ in timed)
+    return tuple(max(0.0, t) / speed for t in times)
 
 
 def reply_from_message(message: dict[str, Any], *, model: str, prompt_tokens: int, source: str,
@@ -92,7 +131,7 @@ def reply_from_message(message: dict[str, Any], *, model: str, prompt_tokens: in
 
 def reply_from_cassette(cassette: Cassette, ids: str, prompt_tokens: int) -> Reply:
     """For a streamed request answered from a JSON recording: the usual renderer streams it."""
-    body = json_body(cassette, ids)
+    body = _document(cassette, ids)
     choice = (body.get("choices") or [{}])[0]
     reply = reply_from_message(choice.get("message") or {}, model=body.get("model", ""), prompt_tokens=prompt_tokens,
                                source=f"cassette:{cassette.file}", finish_reason=choice.get("finish_reason"),

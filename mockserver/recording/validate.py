@@ -41,6 +41,9 @@ def check_cassette(cassette: Cassette, contracts: list[Contract]) -> str | None:
         checks.append(("error body", op.error, cassette.response.get("body")))
     elif cassette.streamed:
         checks += [(f"chunk {i}", op.chunk, chunk) for i, (_, chunk) in enumerate(cassette.chunks())]
+        failure = cassette.error_event()
+        if failure is not None:
+            checks.append(("error event", op.error, failure[1]))
     else:
         checks.append(("response body", op.response, cassette.response.get("body")))
     for what, validator, document in checks:

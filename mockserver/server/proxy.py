@@ -98,7 +98,11 @@ class Recorder:
             if violations:
                 call.record.error = {"message": "upstream contract violations: " + "; ".join(violations),
                                      "type": "upstream_contract_violation", "param": None, "code": None}
-        if response["status"] >= 400 and not self.record_errors:
+        failed_mid_stream = any(e.get("event") == "error" for e in response.get("events", ()))
+        if (response["status"] >= 400 or failed_mid_stream) and not self.record_errors:
+            if failed_mid_stream:
+                log.warning("upstream stream ended with an error event: relayed, not recorded "
+                            "(--record-errors records upstream errors)")
             return
         if "events" in response and not (response["events"] and response["events"][-1].get("data") == "[DONE]"):
             log.warning("upstream stream ended without [DONE]; cassette kept as recorded")
@@ -134,6 +138,7 @@ class Recorder:
                 continue
             await send({"type": "http.response.body", "body": ("\n".join(block) + "\n\n").encode(), "more_body": True})
             data = "\n".join(l[5:].lstrip() for l in block if l.startswith("data:"))
+            name = next((l[6:].strip() for l in block if l.startswith("event:")), None)
             block = []
             t = round(time.monotonic() - started, 4)
             if data == "[DONE]":
@@ -143,6 +148,11 @@ class Recorder:
                 chunk = orjson.loads(data)
             except orjson.JSONDecodeError:
                 violations.append(f"event {len(events)} is not JSON")
+                continue
+            if name == "error" or (isinstance(chunk, dict) and "error" in chunk and "choices" not in chunk):
+                # The upstream failed mid-stream: an upstream error, not a chunk.
+                self._check(operation.error, chunk, "error event", violations)
+                events.append({"t": t, "event": "error", "data": chunk})
                 continue
             self._check(operation.chunk, chunk, f"chunk {len(events)}", violations)
             events.append({"t": t, "data": chunk})
