@@ -11,9 +11,10 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from mockserver import handlers, logs
+from mockserver.admin import handlers as admin_handlers
 from mockserver.admin.handlers import SPEC as ADMIN_SPEC
 from mockserver.config import Settings
 from mockserver.contract import Contract, build_contract
@@ -153,6 +154,21 @@ def load_specs(settings: Settings) -> list[LoadedSpec]:
     return load_all(settings.specs or None, errata=settings.errata, overlay_paths=settings.overlays)
 
 
+# operationId -> handler, for every contract served. Joined here, where the app
+# is built, so that neither handler module has to know the other.
+HANDLERS: dict[str, Callable[[Any], Any]] = {**handlers.HANDLERS, **admin_handlers.HANDLERS}
+
+
+def resolve(operation_id: str) -> Callable[[Any], Any]:
+    """Connexion's resolver: operationId -> handler. Unknown ids fail at start-up."""
+    try:
+        return HANDLERS[operation_id]
+    except KeyError:
+        raise LookupError(
+            f"no handler for operationId {operation_id!r}; mockserver handles {sorted(HANDLERS)}"
+        ) from None
+
+
 def admin_spec() -> LoadedSpec:
     """The admin API's own contract, served (and validated) like the others."""
     return load_spec(ADMIN_SPEC)
@@ -166,7 +182,7 @@ def build_app(settings: Settings, specs: list[LoadedSpec] | None = None) -> Mock
     seen: dict[tuple[str, str], str] = {}
     for contract in contracts:
         for op in contract.operations.values():
-            op.handler = handlers.resolve(op.operation_id)
+            op.handler = resolve(op.operation_id)
             owner = seen.setdefault((op.method, op.path), contract.name)
             if owner != contract.name:
                 raise SpecError(
@@ -184,7 +200,7 @@ def build_app(settings: Settings, specs: list[LoadedSpec] | None = None) -> Mock
     state = AppState(settings, contracts, store, registry, recorder)
     inner = Dispatcher()
     for contract in contracts:
-        app = contract_app(contract, inner)
+        app = contract_app(contract, inner, resolve)
         for path, methods in contract.routes.items():
             mounts.append(Mount(contract, app, path, sorted(methods)))
     return MockApp(state, mounts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import logging
+import math
 import os
 import shutil
 import signal
@@ -12,9 +13,12 @@ import sqlite3
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from mockserver import __version__
 from mockserver.config import DEFAULT_MAX_BODY, DEFAULT_SEED, Settings
+from mockserver.limits import HEADER_TIMEOUT_SECONDS, MAX_STREAM_SECONDS, MAX_TTFT_MS, MIN_TPS
+from mockserver.stream import pacing_problem
 
 
 def _size(text: str) -> int:
@@ -23,6 +27,41 @@ def _size(text: str) -> int:
     if text and text[-1] in units:
         return int(float(text[:-1]) * units[text[-1]])
     return int(text)
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _pacing(name: str) -> Callable[[str], float]:
+    """An argparse type for a pacing option: the same bounds as ``Prefer`` (:func:`stream.pacing_problem`)."""
+
+    def parse(text: str) -> float:
+        value = _number(text)
+        problem = pacing_problem(name, value)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    return parse
+
+
+def _finite(text: str) -> float:
+    """A duration or a speed: finite and not negative (``inf`` seconds would mean "never")."""
+    value = _number(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number, not negative: {text!r}")
+    return value
+
+
+def _header_timeout(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
                            description="Serve the contracts (both bundled specs by default) over HTTP.")
     serve.add_argument("--host", default=None,
                        help="address to bind (default: 127.0.0.1). A non-loopback address must be given "
-                            "here explicitly: the admin API is then reachable from the network")
+                            "here explicitly: the mock is then reachable from the network, its admin API "
+                            "too unless --admin-token is set")
     serve.add_argument("--port", type=int, default=8080, help="port to bind (default: 8080)")
     serve.add_argument("--spec", action="append", type=Path, default=[], metavar="FILE",
                        help="an OpenAPI 3 file to serve instead of the bundled ones (repeatable); "
@@ -49,10 +89,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="serve the spec files verbatim, without their errata overlays")
     serve.add_argument("--seed", type=int, default=DEFAULT_SEED,
                        help=f"seed for all generated content (default: {DEFAULT_SEED})")
-    serve.add_argument("--ttft", type=float, default=0.0, metavar="MS",
-                       help="time to first token of streams, in milliseconds (default: 0)")
-    serve.add_argument("--tps", type=float, default=0.0, metavar="TOKENS_PER_S",
-                       help="stream speed in tokens per second (default: 0, no delay)")
+    serve.add_argument("--ttft", type=_pacing("ttft"), default=0.0, metavar="MS",
+                       help=f"time to first token of streams, in milliseconds, at most {MAX_TTFT_MS:g} "
+                            "(default: 0)")
+    serve.add_argument("--tps", type=_pacing("tps"), default=0.0, metavar="TOKENS_PER_S",
+                       help=f"stream speed in tokens per second, at least {MIN_TPS:g} (default: 0, no delay); "
+                            f"a stream planned to last over {MAX_STREAM_SECONDS:g} s is refused")
     serve.add_argument("--max-body", type=_size, default=DEFAULT_MAX_BODY, metavar="BYTES",
                        help="largest request body accepted, e.g. 10M (default: 10M)")
     serve.add_argument("--state", default=None, metavar="FILE",
@@ -61,8 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, metavar="N",
                        help="worker processes (default: 1); they share state through --state, or a "
                             "temporary SQLite file when none is given")
-    serve.add_argument("--shutdown-timeout", type=float, default=10.0, metavar="S",
-                       help="on SIGTERM/SIGINT, seconds in-flight streams get to finish (default: 10)")
+    serve.add_argument("--shutdown-timeout", type=_finite, default=10.0, metavar="S",
+                       help="on SIGTERM/SIGINT, seconds in-flight streams get to finish; a stream still "
+                            "running then ends with an error event 'server_shutting_down' (default: 10)")
+    serve.add_argument("--header-timeout", type=_header_timeout, default=HEADER_TIMEOUT_SECONDS, metavar="S",
+                       help="a connection that has not sent its complete request head (request line and "
+                            f"headers) within S seconds is closed (default: {HEADER_TIMEOUT_SECONDS:g})")
     serve.add_argument("--admin-token", default=None, metavar="TOKEN",
                        help="require 'Authorization: Bearer TOKEN' on /__admin (default: open)")
     serve.add_argument("--max-threads", type=int, default=10_000, metavar="N",
@@ -73,8 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--unmatched", choices=["generate", "error"], default="generate",
                        help="a request no fixture matches: generate an answer (default), or answer "
                             "404 mock_no_match naming the closest fixtures")
-    serve.add_argument("--jitter", type=float, default=0.0, metavar="MS",
-                       help="random +/- jitter of stream event times, seeded (default: 0)")
+    serve.add_argument("--jitter", type=_pacing("jitter"), default=0.0, metavar="MS",
+                       help=f"random +/- jitter of stream event times, seeded, at most {MAX_TTFT_MS:g} "
+                            "(default: 0)")
     serve.add_argument("--journal-size", type=int, default=10_000, metavar="N",
                        help="requests kept in the journal (default: 10000)")
     serve.add_argument("--report", type=Path, default=None, metavar="FILE",
@@ -92,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
                             "api-key and cookies always are)")
     serve.add_argument("--record-errors", action="store_true",
                        help="also record upstream error answers (default: only successes)")
-    serve.add_argument("--replay-speed", type=float, default=1.0, metavar="X",
+    serve.add_argument("--replay-speed", type=_finite, default=1.0, metavar="X",
                        help="recorded streams replay at this speed: 0 at once, 1 as recorded (default: 1)")
     serve.add_argument("--replay-ids", choices=["keep", "fresh"], default="keep",
                        help="replayed ids and created times: as recorded (default) or new")
@@ -177,7 +224,7 @@ def serve(args: argparse.Namespace) -> int:
 
     configure(args.log_level, json_logs=args.json_logs, quiet=args.quiet)
     quiet_expected_ends()
-    host = _host(args.host)
+    host = _host(args.host, args.admin_token)
     if host is None:
         return 2
     if args.workers < 1:
@@ -187,7 +234,8 @@ def serve(args: argparse.Namespace) -> int:
         host=host, port=args.port, specs=args.spec, overlays=args.overlay,
         errata=not args.no_errata, seed=args.seed, ttft_ms=args.ttft, tps=args.tps,
         max_body=args.max_body, state=args.state, workers=args.workers,
-        shutdown_timeout=args.shutdown_timeout, admin_token=args.admin_token, max_threads=args.max_threads,
+        shutdown_timeout=args.shutdown_timeout, header_timeout=args.header_timeout,
+        admin_token=args.admin_token, max_threads=args.max_threads,
         fixtures=args.fixtures, unmatched=args.unmatched, jitter_ms=args.jitter, journal_size=args.journal_size,
         report=args.report, replay_speed=args.replay_speed, replay_ids=args.replay_ids, record=args.record,
         upstream=args.upstream, upstream_key_env=args.upstream_key_env, redact=args.redact,
@@ -237,7 +285,7 @@ def serve(args: argparse.Namespace) -> int:
           flush=True)
     common = dict(
         host=host, port=args.port, log_level=args.log_level, access_log=False, log_config=None,
-        loop=_best("uvloop", "auto"), http=_best("httptools", "auto"), lifespan="on",
+        loop=_best("uvloop", "auto"), http=_http_protocol(settings.header_timeout), lifespan="on",
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     if settings.workers == 1:
@@ -262,12 +310,23 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 HOST_ENV = "MOCKSERVER_HOST"
 
 
-def _host(explicit: str | None) -> str | None:
-    """The address to bind. Only an explicit --host may leave the loopback."""
+def _host(explicit: str | None, admin_token: str | None = None) -> str | None:
+    """The address to bind. Only an explicit --host may leave the loopback.
+
+    Leaving it is warned about, saying what the network can then reach: the
+    mocked API, the docs and the specs are always open; the admin API
+    (fixtures, journal, state) is open unless --admin-token is set.
+    """
     if explicit is not None:
         if explicit not in LOOPBACK and not explicit.startswith("127."):
-            print(f"warning: binding {explicit}, not a loopback address: the mock and its admin API "
-                  "(/__admin) are reachable from the network; consider --admin-token", file=sys.stderr)
+            if admin_token:
+                exposure = ("the mocked API, /docs and /openapi/ are reachable from the network without "
+                            "authentication; the admin API (/__admin) requires the --admin-token")
+            else:
+                exposure = ("the mocked API, /docs, /openapi/ and the admin API (/__admin: fixtures, journal, "
+                            "state, reset) are reachable from the network without authentication; "
+                            "protect the admin API with --admin-token")
+            print(f"warning: binding {explicit}, not a loopback address: {exposure}", file=sys.stderr)
         return explicit
     host = os.environ.get(HOST_ENV, "127.0.0.1")
     if host not in LOOPBACK and not host.startswith("127."):
@@ -275,6 +334,16 @@ def _host(explicit: str | None) -> str | None:
               "pass it with --host to confirm", file=sys.stderr)
         return None
     return host
+
+
+def _http_protocol(header_timeout: float) -> object:
+    """uvicorn's httptools protocol with the request-head timeout (``server/head_timeout.py``)."""
+    try:
+        from mockserver.server.head_timeout import protocol
+    except ImportError as exc:  # httptools is a dependency; without it uvicorn's h11 serves, unguarded
+        print(f"warning: {exc}: serving without --header-timeout", file=sys.stderr)
+        return "auto"
+    return protocol(header_timeout)
 
 
 def _best(module: str, fallback: str) -> str:

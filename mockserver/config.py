@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from mockserver.limits import HEADER_TIMEOUT_SECONDS
+
 DEFAULT_SEED = 0
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 
@@ -25,6 +27,7 @@ class Settings:
     state: str | None = None  # None: SQLite in memory; a path: a SQLite file; redis://...
     workers: int = 1
     shutdown_timeout: float = 10.0  # seconds in-flight streams get to finish on SIGTERM
+    header_timeout: float = HEADER_TIMEOUT_SECONDS  # seconds a connection gets to send its request head
     admin_token: str | None = None
     max_threads: int = 10_000  # oldest threads are dropped past this: memory stays bounded
     fixtures: list[Path] = field(default_factory=list)

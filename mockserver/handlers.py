@@ -11,24 +11,21 @@ never touches HTTP: the server package validates and sends what it returns.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 from mockserver import checks, render, tokens
 from mockserver.chat import ChatRequest, chat_request
-from mockserver.config import Settings
-from mockserver.contract import Operation
 from mockserver.errors import ContractViolation, MockError
 from mockserver.fixtures import respond
 from mockserver.fixtures.matching import RequestView
-from mockserver.fixtures.registry import Registry, Selection
-from mockserver.journal import Record
+from mockserver.fixtures.registry import Selection
+from mockserver.outcome import Call, JsonOutcome, Outcome, StreamOutcome
 from mockserver.prefer import Preferences, parse_prefer
 from mockserver.recording import conversations, replay
 from mockserver.recording.cassette import Cassette
 from mockserver.reply import Reply
 from mockserver.sources import generator
-from mockserver.state.store import ThreadStore
 from mockserver.stream import Pacing, StreamPlan
 
 SESSION_HEADER = "x-mock-session"
@@ -40,39 +37,6 @@ class NoMatch(MockError):
     status = 404
     type = "mock_no_match"
     code = "mock_no_match"
-
-
-@dataclass
-class Call:
-    """One validated request, as the handler sees it."""
-
-    operation: Operation
-    body: Any
-    headers: Mapping[str, str]
-    settings: Settings
-    store: ThreadStore | None = None
-    registry: Registry | None = None
-    record: Record | None = None
-    state: Any = None  # the app state, for the admin API
-    params: dict[str, Any] = field(default_factory=dict)  # path and query parameters
-
-
-@dataclass
-class JsonOutcome:
-    body: dict[str, Any]
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    delay_ms: float = 0.0
-
-
-@dataclass
-class StreamOutcome:
-    chunks: Iterable[dict[str, Any]]
-    plan: StreamPlan = StreamPlan()
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-Outcome = JsonOutcome | StreamOutcome
 
 
 def wants_stream(call: Call) -> bool:
@@ -260,19 +224,7 @@ async def create_chat_completion(call: Call) -> Outcome:
     return JsonOutcome(render.completion(reply, op.facts), delay_ms=answer.stream.get("delay_ms", 0.0))
 
 
+# The contracts' operations this module answers; mockserver.app joins them with the admin API's.
 HANDLERS: dict[str, Callable[[Call], Any]] = {
     "createChatCompletion": create_chat_completion,
 }
-
-
-def resolve(operation_id: str) -> Callable[[Call], Any]:
-    """Connexion's resolver: operationId -> handler. Unknown ids fail at start-up."""
-    from mockserver.admin.handlers import HANDLERS as ADMIN
-
-    known = {**HANDLERS, **ADMIN}
-    try:
-        return known[operation_id]
-    except KeyError:
-        raise LookupError(
-            f"no handler for operationId {operation_id!r}; mockserver handles {sorted(known)}"
-        ) from None

@@ -12,26 +12,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from mockserver import nesting
+from mockserver.limits import MAX_JSON_DEPTH
+
 REDACTED = "[redacted]"
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "cookie", "set-cookie",
                             "proxy-authorization", "x-admin-token"})
-
-
-MAX_DEPTH = 64  # the journal's encoder stops at 255 levels; no real request nests this deep
-
-
-def _shallow(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests at most ``limit`` levels (iterative: deep input cannot overflow)."""
-    stack = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            node = list(node.values())
-        if isinstance(node, list):
-            if depth >= limit:
-                return False
-            stack.extend((child, depth + 1) for child in node if isinstance(child, (dict, list)))
-    return True
 
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -55,7 +41,10 @@ class Record:
     stream: dict[str, Any] | None = None
 
     def entry(self) -> dict[str, Any]:
-        body = self.body if _shallow(self.body, MAX_DEPTH) else f"[a JSON body nested deeper than {MAX_DEPTH} levels]"
+        # A body is refused past this depth on the way in; this guards the
+        # store's encoder (254 levels) against a body that never went through that check.
+        body = (self.body if nesting.within(self.body, MAX_JSON_DEPTH)
+                else f"[a JSON body nested deeper than {MAX_JSON_DEPTH} levels]")
         return {
             "time": self.started,
             "session": self.session,

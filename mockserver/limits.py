@@ -43,6 +43,9 @@ MAX_TEMPLATE_OUTPUT_BYTES = 64 * 1024
 MAX_FIXTURE_FILE_BYTES = 8 * 1024 * 1024
 # YAML alias expansions in one fixture/cassette file ("billion laughs").
 MAX_YAML_ALIASES = 1_000
+# Nodes that alias expansion adds to one such file: a few aliases of one large
+# anchored list would otherwise multiply the file's size within MAX_YAML_ALIASES.
+MAX_YAML_ALIAS_NODES = 100_000
 
 # --- logging ----------------------------------------------------------------------------
 # Any text from a request or a user file quoted in a log line is cut to this.

@@ -12,6 +12,24 @@ import logging
 import logging.handlers
 from typing import Any
 
+from mockserver.limits import MAX_LOG_TEXT
+
+
+def clip(text: str, limit: int = MAX_LOG_TEXT) -> str:
+    """``text`` cut to at most ``limit`` characters, in the middle, saying so.
+
+    Why: error messages and log lines quote user data (a fixture value, a
+    request field); one quoted megabyte would make a megabyte log line, and
+    a YAML bomb a 69 MB one. The middle goes: a message's start says what
+    failed and its end often the rule.
+    """
+    if len(text) <= limit:
+        return text
+    note = f" ...[{len(text)} characters, cut to {limit}: limits.MAX_LOG_TEXT]... "
+    keep = max(limit - len(note), 0)
+    head, tail = keep * 2 // 3, keep - keep * 2 // 3
+    return text[:head] + note + (text[-tail:] if tail else "")
+
 
 def _request_line(entry: dict[str, Any]) -> str:
     source = entry.get("source") or (entry.get("error") or {}).get("code") or "-"
@@ -75,6 +93,14 @@ def configure(level: str, *, json_logs: bool = False, quiet: bool = False) -> No
     _request_buffer = logging.handlers.MemoryHandler(1024, flushLevel=logging.ERROR, target=handler)
     requests.handlers[:] = [_request_buffer]
     requests.propagate = False
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # The request line above replaces uvicorn's access line. uvicorn turns its
+    # own off (access_log=False) before loading the app, but a worker process
+    # (--workers N) runs this after that, in the app factory: left propagating,
+    # the access logger would reach the root handler and log every request
+    # twice, --quiet or not (the protocol logs whenever the logger has a handler).
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False

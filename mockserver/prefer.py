@@ -4,7 +4,9 @@
 uses that fixture whatever it matches; ``ttft=MS``, ``tps=N`` and
 ``jitter=MS`` pace the stream; ``seed=N`` replaces the server seed. Items are
 separated by commas or semicolons. Unknown or malformed items are a 400: a
-preference silently ignored would be a lie.
+preference silently ignored would be a lie. So are pacing values that are
+not finite or past the limits in :mod:`mockserver.limits` (``ttft=inf``,
+``tps=0.000001``): a mock stream must end.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mockserver.errors import InvalidRequest
+from mockserver.stream import pacing_problem
 
 
 @dataclass
@@ -42,11 +45,11 @@ def parse_prefer(header: str | None) -> Preferences:
             elif name in ("fixture", "example") and sep and value:
                 prefs.fixture = value
             elif name == "ttft" and sep:
-                prefs.ttft_ms = _non_negative(value)
+                prefs.ttft_ms = _pacing("ttft", value)
             elif name == "tps" and sep:
-                prefs.tps = _non_negative(value)
+                prefs.tps = _pacing("tps", value)
             elif name == "jitter" and sep:
-                prefs.jitter_ms = _non_negative(value)
+                prefs.jitter_ms = _pacing("jitter", value)
             elif name == "seed" and sep:
                 prefs.seed = int(value)
             else:
@@ -57,8 +60,10 @@ def parse_prefer(header: str | None) -> Preferences:
     return prefs
 
 
-def _non_negative(value: str) -> float:
+def _pacing(name: str, value: str) -> float:
+    """A pacing value, refused when it could hold a stream open without end (see :func:`pacing_problem`)."""
     number = float(value)
-    if number < 0:
-        raise ValueError("must not be negative")
+    problem = pacing_problem(name, number)
+    if problem is not None:
+        raise ValueError(f"{name} {problem}")
     return number

@@ -468,8 +468,14 @@ def _summary(entry: dict[str, Any]) -> str:
 
 
 def _document(fixture: Any) -> dict[str, Any]:
-    """Whatever add_fixture was given, as ``{"fixtures": [...]}``."""
+    """Whatever add_fixture was given, as ``{"fixtures": [...]}``.
+
+    YAML is read with the server's bounds on aliases and nesting: the
+    document is sent expanded, so a YAML bomb would blow up here first.
+    """
     import yaml
+
+    from mockserver.fixtures import bounded_yaml
 
     if isinstance(fixture, Path) or (isinstance(fixture, str) and "\n" not in fixture
                                      and fixture.strip().endswith((".yaml", ".yml", ".json"))):
@@ -477,14 +483,18 @@ def _document(fixture: Any) -> dict[str, Any]:
         if not path.is_file():
             raise FixtureRejected(f"no such fixture file: {path}")
         try:
-            fixture = yaml.safe_load(path.read_text(encoding="utf-8"))
+            fixture = bounded_yaml.load(path.read_text(encoding="utf-8"))[0]
         except yaml.YAMLError as exc:
             raise FixtureRejected(f"{path}: not YAML or JSON: {exc}") from None
+        except bounded_yaml.YamlLimitError as exc:
+            raise FixtureRejected(f"{path}:{exc.line}: {exc.reason}") from None
     elif isinstance(fixture, str):
         try:
-            fixture = yaml.safe_load(fixture)
+            fixture = bounded_yaml.load(fixture)[0]
         except yaml.YAMLError as exc:
             raise FixtureRejected(f"fixture text is not YAML or JSON: {exc}") from None
+        except bounded_yaml.YamlLimitError as exc:
+            raise FixtureRejected(f"fixture text, line {exc.line}: {exc.reason}") from None
     if isinstance(fixture, list):
         return {"fixtures": fixture}
     if isinstance(fixture, dict):

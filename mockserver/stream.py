@@ -8,11 +8,15 @@ carrying an OpenAI error body, after which the stream ends.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 import orjson
+
+from mockserver.errors import InvalidRequest
+from mockserver.limits import MAX_STREAM_SECONDS, MAX_TTFT_MS, MIN_TPS
 
 DONE = b"data: [DONE]\n\n"
 
@@ -23,6 +27,28 @@ def event(data: Any) -> bytes:
 
 def error_event(body: dict[str, Any]) -> bytes:
     return b"event: error\ndata: " + orjson.dumps(body) + b"\n\n"
+
+
+def pacing_problem(name: str, value: float) -> str | None:
+    """What is wrong with one pacing value (``ttft``, ``tps`` or ``jitter``), or None.
+
+    Why here: ``Prefer``, the command line and fixtures all set pacing, and
+    each must refuse the same values with the same words. A value that is
+    not finite (``nan`` would slip past every comparison) or past its limit
+    would hold a stream open for hours; the whole planned stream is bounded
+    as well, by :func:`timeline`.
+    """
+    if not math.isfinite(value):
+        return f"must be a finite number, not {value}"
+    if value < 0:
+        return "must not be negative"
+    if name == "tps":
+        if 0 < value < MIN_TPS:
+            return (f"{value:g} tokens/s is slower than the limit of {MIN_TPS:g} tokens/s "
+                    "(limits.MIN_TPS; 0 means no pacing)")
+    elif value > MAX_TTFT_MS:
+        return f"{value:g} ms is more than the limit of {MAX_TTFT_MS:g} ms (limits.MAX_TTFT_MS)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -130,8 +156,11 @@ def timeline(chunks: Iterable[Any], plan: StreamPlan,
     frames: list[Frame] = []
     dues = due_times(plan)
     due = 0.0
+    budget = MAX_STREAM_SECONDS - plan.delay_ms / 1000.0
     for chunk in chunks:
         due = next(dues)
+        if not due <= budget:  # "not <=": a NaN is refused too
+            raise _too_long(plan, len(frames) + 1, due)
         count = len(frames)
         if plan.cut_after is not None and count >= plan.cut_after:
             frames.append(Frame(due, "cut"))
@@ -146,6 +175,8 @@ def timeline(chunks: Iterable[Any], plan: StreamPlan,
         frames.append(Frame(due, "event", event(chunk)))
     if plan.pause_after is not None and plan.pause_after == len(frames) and plan.pause_ms > 0 and frames:
         due += plan.pause_ms / 1000.0
+    if not due <= budget:
+        raise _too_long(plan, len(frames), due)
     if plan.cut_after is not None and len(frames) >= plan.cut_after:
         frames.append(Frame(due, "cut"))
     elif plan.error_after is not None and len(frames) >= plan.error_after:
@@ -156,3 +187,18 @@ def timeline(chunks: Iterable[Any], plan: StreamPlan,
     else:
         frames.append(Frame(due, "done", DONE))
     return frames
+
+
+def _too_long(plan: StreamPlan, event: int, due: float) -> InvalidRequest:
+    """The answer to a stream planned to outlast ``MAX_STREAM_SECONDS``: refused before its first byte."""
+    pacing = plan.pacing
+    how = ("its recorded timing at this --replay-speed" if plan.schedule is not None else
+           f"ttft {pacing.ttft_ms:g} ms, tps {pacing.tps:g}, jitter {pacing.jitter_ms:g} ms"
+           + (f", a pause of {plan.pause_ms:g} ms" if plan.pause_ms else "")
+           + (f", a delay of {plan.delay_ms:g} ms" if plan.delay_ms else ""))
+    return InvalidRequest(
+        f"This stream would last longer than the limit of {MAX_STREAM_SECONDS:g} s (limits.MAX_STREAM_SECONDS): "
+        f"with {how}, its event {event} would be sent {plan.delay_ms / 1000.0 + due:g} s after the request. "
+        "Ask for faster pacing (Prefer: ttft=MS, tps=N) or a shorter answer (max_completion_tokens).",
+        code="stream_too_long",
+    )

@@ -1,7 +1,9 @@
 """Handlers of the admin API (``admin.yaml``), routed by Connexion like the chat operations.
 
-Each takes a :class:`mockserver.handlers.Call` and returns a JsonOutcome;
-the dispatcher validates it against ``admin.yaml`` before it is sent.
+Each takes a :class:`mockserver.outcome.Call` and returns a JsonOutcome;
+the dispatcher validates it against ``admin.yaml`` before it is sent. This
+module and the chat handler never import each other: both speak the types of
+:mod:`mockserver.outcome`, and :mod:`mockserver.app` joins their tables.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import orjson
+
 from mockserver import __version__
-from mockserver.errors import InvalidRequest, NotFound
+from mockserver.errors import InvalidRequest, NotFound, PayloadTooLarge
 from mockserver.fixtures.loader import FixtureLoadError
 from mockserver.fixtures.matching import last_user_text
-from mockserver.handlers import JsonOutcome, StreamOutcome
+from mockserver.limits import MAX_FIXTURE_FILE_BYTES
+from mockserver.outcome import JsonOutcome, StreamOutcome
 from mockserver.stream import StreamPlan
 
 SPEC = Path(__file__).with_name("admin.yaml")
@@ -155,6 +160,12 @@ async def list_fixtures(call: Any) -> JsonOutcome:
 
 
 async def add_fixtures(call: Any) -> JsonOutcome:
+    # As large as a fixture file may be, at most: every worker recompiles each runtime fixture.
+    size = len(orjson.dumps(call.body))
+    if size > MAX_FIXTURE_FILE_BYTES:
+        raise PayloadTooLarge(f"The runtime fixtures are {size} bytes of JSON, more than the limit of "
+                              f"{MAX_FIXTURE_FILE_BYTES} bytes for a fixture file or body "
+                              "(limits.MAX_FIXTURE_FILE_BYTES); send them in several requests.", param="fixtures")
     try:
         added = call.state.registry.add_runtime(call.body)
     except FixtureLoadError as exc:

@@ -7,14 +7,17 @@ and request-validation middlewares are kept: errors become OpenAI errors one
 level up, and responses (JSON and every SSE chunk) are validated by
 ``dispatch``, which Connexion's response validation cannot do for streams.
 
-The body validator is ours: it parses with orjson, enforces the size limit,
-validates with the operation's validator compiled at start-up, and hands the
-parsed body down in the scope so it is parsed exactly once.
+The body validator is ours: it parses with orjson, enforces the size limit
+and the nesting limit (``limits.MAX_JSON_DEPTH``: orjson reads 1,024 levels
+but writes only 254, so a deeper body would fail on its way to the journal
+or the thread store), validates with the operation's validator compiled at
+start-up, and hands the parsed body down in the scope so it is parsed
+exactly once.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 from connexion import utils
@@ -30,9 +33,10 @@ from connexion.resolver import Resolver
 from connexion.validators import AbstractRequestBodyValidator, ParameterValidator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockserver import handlers
+from mockserver import nesting
 from mockserver.contract import Contract
 from mockserver.errors import InvalidRequest, UnsupportedMediaType
+from mockserver.limits import MAX_JSON_DEPTH
 from mockserver.server.asgi import header, read_body
 
 ROUTING = "connexion_routing"
@@ -70,11 +74,17 @@ class BodyValidator(AbstractRequestBodyValidator):
             try:
                 body = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
+                if "depth limit" in str(exc):  # orjson's own limit (1,024): the same answer as ours
+                    raise _too_deep(None, parsed=False) from None
                 raise InvalidRequest(
                     f"We could not parse the JSON body of your request: {exc}. "
                     "The body must be valid JSON encoded as UTF-8.",
                     code="invalid_json",
                 ) from None
+            if not nesting.raw_within(raw, MAX_JSON_DEPTH):
+                deep, where = nesting.too_deep(body, MAX_JSON_DEPTH)
+                if deep:
+                    raise _too_deep(where)
         if record is not None:
             record.body = body
         if operation.request is not None and not (body is None and not self._required):
@@ -87,6 +97,17 @@ class BodyValidator(AbstractRequestBodyValidator):
             return await receive()
 
         return receive_, {**scope, "mockserver.body": body}
+
+
+def _too_deep(where: str | None, *, parsed: bool = True) -> InvalidRequest:
+    """The answer to a body nested past ``MAX_JSON_DEPTH``: it could be parsed, but not written back out."""
+    inside = f" (in {where!r})" if where is not None else ""
+    opening = "The JSON body of your request" if parsed else "We could not parse the JSON body of your request: it"
+    return InvalidRequest(
+        f"{opening} nests deeper than {MAX_JSON_DEPTH} levels{inside}; the mock accepts at most "
+        f"{MAX_JSON_DEPTH} levels of nested objects and arrays (limits.MAX_JSON_DEPTH).",
+        param=where, code="json_too_deep",
+    )
 
 
 def _charset(content_type: bytes) -> str | None:
@@ -196,8 +217,12 @@ class PreparedValidationMiddleware(RequestValidationMiddleware):
     api_cls = PreparedValidationAPI
 
 
-def contract_app(contract: Contract, inner: ASGIApp) -> ASGIApp:
-    """A Connexion stack for one contract, built now rather than on first request."""
+def contract_app(contract: Contract, inner: ASGIApp, resolve: Callable[[str], Any]) -> ASGIApp:
+    """A Connexion stack for one contract, built now rather than on first request.
+
+    ``resolve`` maps an operationId to its handler (the app's table): passed in,
+    so the HTTP layer imports no handler module.
+    """
     middleware = ConnexionMiddleware(
         inner,
         middlewares=[RoutingMiddleware, PreparedValidationMiddleware],
@@ -207,7 +232,7 @@ def contract_app(contract: Contract, inner: ASGIApp) -> ASGIApp:
         contract.spec.document,
         base_path="",
         name=contract.name,
-        resolver=Resolver(handlers.resolve),
+        resolver=Resolver(resolve),
     )
     # Connexion builds its stack lazily on the first request; building it here
     # keeps spec preparation out of the first request and surfaces errors at start-up.

@@ -31,6 +31,15 @@ def allows(origin: str, configured: list[str], enabled: bool) -> bool:
     return is_loopback_origin(origin)
 
 
+def admin_allows(origin: str, configured: list[str]) -> bool:
+    """May a page from ``origin`` change the admin API's state? Loopback and ``--cors-origin`` values.
+
+    Unlike :func:`allows`, ``--no-cors`` does not close it to loopback: the
+    inspector page calls its own server (same-origin), which needs no CORS.
+    """
+    return "*" in configured or origin in configured or is_loopback_origin(origin)
+
+
 def response_headers(origin: bytes) -> list[tuple[bytes, bytes]]:
     return [
         (b"access-control-allow-origin", origin),

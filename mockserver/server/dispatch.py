@@ -39,6 +39,14 @@ SSE_HEADERS = [
 UNFINISHED = "ASGI callable returned without completing response"
 
 
+def shutting_down() -> MockError:
+    """The end of a stream still running when the shutdown grace period (--shutdown-timeout) is over."""
+    return MockError(
+        "The server is shutting down: this stream was cut before its end (the --shutdown-timeout was over).",
+        status=503, type="server_error", code="server_shutting_down",
+    )
+
+
 class QuietEnds(logging.Filter):
     """Drops the server's log lines for ends that were expected, not bugs: a
     stream cut a fixture asked for (:class:`StreamCut`), and an unfinished
@@ -91,7 +99,9 @@ class Dispatcher:
                 await send_stream(outcome, operation, state, receive, send, stats)
             finally:
                 state.active_streams -= 1
-                if record is not None:  # also for a cut stream: the journal says it was cut
+                # Also for a cut stream: the journal says it was cut. Not for a
+                # stream refused before its status line (its error says why).
+                if record is not None and record.status is not None:
                     record.stream = stats
             return
         assert isinstance(outcome, JsonOutcome)
@@ -124,6 +134,7 @@ async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receiv
                 return
 
     watcher = asyncio.create_task(watch())
+    started = False
     try:
         live = hasattr(outcome.chunks, "__aiter__")  # a live feed (the journal): it paces itself
         # Every chunk is rendered and checked before the first byte: a chunk the
@@ -133,6 +144,7 @@ async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receiv
             await asyncio.sleep(plan.delay_ms / 1000.0)
         await send({"type": "http.response.start", "status": 200,
                     "headers": SSE_HEADERS + _header_list(outcome.headers)})
+        started = True
         if live:
             await _send_live(outcome.chunks, plan, operation, send, stats)  # type: ignore[arg-type]
         else:
@@ -140,11 +152,18 @@ async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receiv
     except asyncio.CancelledError:
         if not stats["disconnected"]:
             # Not the client: the server is shutting down and its grace period is
-            # over. The stream ends here; that is the shutdown asked for, not an error.
+            # over. The stream ends here; that is the shutdown asked for, not an
+            # error of the mock. It ends with an error event, not just a clean
+            # close: without one a client would take the truncated answer for a
+            # whole one. Before the status line, the same error is the response.
             stats["cut"] = True
             log.info("stream cut: the server is shutting down")
-            try:  # end the response cleanly (no [DONE]: the client sees the stream stop)
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if not started:
+                raise shutting_down() from None
+            stats["error"] = True
+            try:
+                await send({"type": "http.response.body", "body": sse.error_event(shutting_down().body()),
+                            "more_body": False})
             except (OSError, asyncio.CancelledError):
                 pass
             return stats

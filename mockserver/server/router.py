@@ -2,8 +2,9 @@
 
 It picks the contract by path (from the served specs, never a hand-written
 route), answers what no contract owns (404, 405 with ``Allow``, CORS
-preflights, the docs, the admin API), enforces the body size limit before
-reading, and is the one place where errors become OpenAI-style responses.
+preflights, the docs, the admin API, WebSocket handshakes), enforces the
+body size limit before reading, and is the one place where errors become
+OpenAI-style responses.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.contract import Contract
 from mockserver.errors import MethodNotAllowed, MockError, NotFound, PayloadTooLarge, ServerError
-from mockserver.server import cors, docs
+from mockserver.server import admin_guard, cors, docs, websocket
 from mockserver.journal import Record
+from mockserver.logs import clip
 from mockserver.server.asgi import CLIENT_GONE, header, headers_dict, send_bytes, send_json
 from mockserver.server.dispatch import StreamCut
 
@@ -82,6 +84,9 @@ class MockApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        if scope["type"] == "websocket":
+            await websocket.refuse(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         origin = header(scope, b"origin")
@@ -113,8 +118,9 @@ class MockApp:
                 # The inspector page itself is static; the API calls it makes carry the token.
                 if await self._builtin(scope, send_):
                     return
-            if admin:
-                self._check_admin_token(scope)
+            if admin:  # the token; for state changes, the origin and a JSON body
+                settings = self.state.settings
+                admin_guard.check(scope, settings.admin_token, settings.cors_origins)
             mount = self.match(path)
             if mount is None and await self._builtin(scope, send_):
                 return
@@ -167,19 +173,9 @@ class MockApp:
             if record is not None:
                 self.state.journal_write(record)
 
-    def _check_admin_token(self, scope: Scope) -> None:
-        token = self.state.settings.admin_token
-        if not token:
-            return
-        given = header(scope, b"authorization") or b""
-        if given.decode("latin-1") != f"Bearer {token}" and header(scope, b"x-admin-token") != token.encode():
-            raise MockError("The admin API needs 'Authorization: Bearer <token>' (the --admin-token value).",
-                            status=401, type="invalid_request_error", code="invalid_admin_token",
-                            headers={"www-authenticate": "Bearer"})
-
     async def _error(self, send: Send, started: bool, exc: MockError, scope: Scope) -> None:
         if started:
-            log.error("error after the response started: %s", exc.message)
+            log.error("error after the response started: %s", clip(exc.message))
             return
         body = exc.body()
         record = scope.get("mockserver.record")
@@ -189,7 +185,7 @@ class MockApp:
         if operation is not None and operation.error is not None:
             # Errors are responses too: they must match the declared error shape.
             if not operation.error.is_valid(body):
-                log.error("error body does not match %s: %s", operation.error.name, body)
+                log.error("error body does not match %s: %s", operation.error.name, clip(str(body)))
         extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()]
         await send_json(send, exc.status, body, extra)
 

@@ -51,15 +51,20 @@ Layout (``P`` is the prefix):
 
 Scripts build other threads' keys from the prefix (eviction), so this needs a
 single Redis (or a primary with replicas), not Redis Cluster.
+
+A Redis that fails during a request (down, timed out) is a 503
+``state_unavailable`` from every method, whoever calls it: a thread's turn,
+the fixture registry's counters and runtime fixtures, the journal.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import secrets
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -191,6 +196,30 @@ class StateUnavailable(MockError):
     code = "state_unavailable"
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(method: F) -> F:
+    """Turn a Redis failure inside ``method`` into :class:`StateUnavailable`.
+
+    Why on every method: the fixture registry reads counters, scenario states
+    and runtime fixtures on requests without a ``thread_id`` too; a Redis
+    error left raw there was a 500 ``internal_error`` ("a bug of the mock")
+    where a thread's turn said 503 ``state_unavailable``. Errors the store
+    raises on purpose (:class:`ThreadBusy`...) are not Redis errors and pass.
+    """
+
+    @functools.wraps(method)
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except redis.RedisError as exc:
+            store = getattr(self, "_store", self)  # a thread transaction reports for its store
+            raise store._unavailable(exc) from exc
+
+    return guarded  # type: ignore[return-value]
+
+
 def _redacted(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
@@ -311,7 +340,8 @@ class RedisStore:
             )
         except redis.ResponseError as exc:
             if "LOCKLOST" not in str(exc):
-                raise
+                self._try_release(thread_id, token)
+                raise self._unavailable(exc) from exc
             raise ThreadLockLost(
                 f"The turn on thread {thread_id!r} took longer than the lock's {self.lock_ttl:g} s TTL "
                 "(lock_ttl in the Redis URL), so another turn may have started; it was not stored. "
@@ -328,6 +358,7 @@ class RedisStore:
         with self.thread(thread_id) as tx:
             tx.append(messages)
 
+    @_guarded
     def messages(self, thread_id: str) -> list[dict[str, Any]] | None:
         pipe = self._r.pipeline(transaction=True)  # MULTI: existence and contents in one view
         pipe.zscore(self._threads_key, thread_id)
@@ -337,10 +368,12 @@ class RedisStore:
             return None
         return [orjson.loads(m) for m in raw]
 
+    @_guarded
     def threads(self) -> list[tuple[str, int]]:
         flat = self._threads(keys=[self._threads_key], args=[self.prefix])
         return [(flat[i].decode(), int(flat[i + 1])) for i in range(0, len(flat), 2)]
 
+    @_guarded
     def delete(self, thread_id: str) -> bool:
         """Delete under the thread's lock: a turn in progress is stored first, then deleted whole."""
         token = self._acquire(thread_id)
@@ -357,22 +390,27 @@ class RedisStore:
     # --- key/value: scenario states, counters, runtime fixtures ----------------------------
     # One hash: few keys, read whole by prefix; HINCRBY is atomic for every client.
 
+    @_guarded
     def kv_get(self, key: str) -> str | None:
         value = self._r.hget(self._kv_key, key)
         return None if value is None else value.decode()
 
+    @_guarded
     def kv_set(self, key: str, value: str) -> None:
         self._r.hset(self._kv_key, key, value)
 
+    @_guarded
     def kv_incr(self, key: str) -> int:
         """Add one and return the new value, atomically (across processes and instances)."""
         return int(self._r.hincrby(self._kv_key, key, 1))
 
+    @_guarded
     def kv_items(self, prefix: str) -> list[tuple[str, str]]:
         raw = self._r.hgetall(self._kv_key)
         items = ((k.decode(), v.decode()) for k, v in raw.items())
         return sorted((k, v) for k, v in items if k.startswith(prefix))
 
+    @_guarded
     def kv_delete_prefix(self, prefix: str) -> int:
         return int(self._kv_delete_prefix(keys=[self._kv_key], args=[prefix]))
 
@@ -383,12 +421,14 @@ class RedisStore:
         # orjson never writes a raw newline, so the first b"\n" ends the session.
         return orjson.dumps(session) + b"\n"
 
+    @_guarded
     def journal_add(self, session: str, entry: dict[str, Any], *, limit: int) -> None:
         pipe = self._r.pipeline(transaction=True)
         pipe.rpush(self._journal_key, self._session_tag(session) + orjson.dumps(entry))
         pipe.ltrim(self._journal_key, -max(limit, 1), -1)
         pipe.execute()
 
+    @_guarded
     def journal_add_many(self, items: list[tuple[str, dict[str, Any]]], *, limit: int) -> None:
         """Several entries in one round trip (the app buffers them for a few ms)."""
         pipe = self._r.pipeline(transaction=True)
@@ -396,6 +436,7 @@ class RedisStore:
         pipe.ltrim(self._journal_key, -max(limit, 1), -1)
         pipe.execute()
 
+    @_guarded
     def journal(self, session: str | None, *, limit: int) -> list[dict[str, Any]]:
         """Entries oldest first, among the newest ``limit``; ``session`` None: every session."""
         if limit <= 0:
@@ -408,6 +449,7 @@ class RedisStore:
                 out.append(orjson.loads(item.split(b"\n", 1)[1]))
         return out
 
+    @_guarded
     def journal_clear(self, session: str | None) -> None:
         if session is None:
             self._r.delete(self._journal_key)
@@ -427,6 +469,7 @@ class RedisThreadTx:
         self.pending: list[bytes] = []
         self.created = False
 
+    @_guarded
     def messages(self) -> list[dict[str, Any]]:
         """Stored messages, then this turn's appends (as SQLite's transaction shows them)."""
         raw = self._store._r.lrange(self._store._msgs_key(self.thread_id), 0, -1)
