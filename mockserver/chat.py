@@ -48,7 +48,7 @@ def _model(body: dict[str, Any], operation: Operation) -> str:
 def chat_request(body: Any, operation: Operation, history: list[Any] | None = None) -> ChatRequest:
     if not isinstance(body, dict):
         raise checks.InvalidRequest("The request body must be a JSON object.")
-    new = body.get("messages") if isinstance(body.get("messages"), list) else []
+    new = checks.messages(body)
     messages = [*(history or []), *new]
     offset = len(history or [])
     declares = operation.declares

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from mockserver import untrusted_schema
 from mockserver.errors import InvalidRequest
 
 # The codes of errors raised here, for requests that pass the contract's
@@ -23,8 +24,20 @@ from mockserver.errors import InvalidRequest
 SEMANTIC_CODES = frozenset({
     "invalid_token_limit", "invalid_stream_options", "invalid_tool", "invalid_tool_choice",
     "invalid_tool_call_id", "duplicate_tool_name", "invalid_schema", "unsatisfiable_schema",
-    "missing_voice", "invalid_image_url", "invalid_audio", "invalid_prefer_header",
+    "missing_voice", "invalid_image_url", "invalid_audio", "invalid_prefer_header", "empty_array",
 })
+
+
+def messages(body: dict[str, Any]) -> list[Any]:
+    """The request's own messages. The contracts allow an empty list, the real API answers it
+    with a 400 (there is nothing to reply to), and so does the mock, even inside a thread."""
+    new = body.get("messages")
+    if not isinstance(new, list):
+        return []
+    if not new:
+        raise InvalidRequest("Invalid 'messages': empty array. Expected an array with minimum length 1, but got "
+                             "an empty array instead.", param="messages", code="empty_array")
+    return new
 
 
 def token_limit(body: dict[str, Any]) -> int | None:
@@ -68,24 +81,11 @@ def stream_options(body: dict[str, Any], streaming: bool) -> bool:
 
 # --- tools --------------------------------------------------------------------------------
 
-def _schema_error(schema: Any) -> str | None:
-    """Why ``schema`` is not a usable JSON Schema (2020-12, as OpenAI accepts), or None."""
-    import jsonschema_rs
-
-    if not isinstance(schema, (dict, bool)):
-        return "a JSON Schema must be an object"
-    try:
-        jsonschema_rs.meta.validate(schema)
-    except jsonschema_rs.ValidationError as exc:
-        return exc.message
-    except Exception as exc:  # noqa: BLE001 - jsonschema_rs raises several kinds for broken schemas
-        return str(exc)
-    return None
-
-
 def _satisfiable(schema: Any, param: str) -> None:
-    """400 naming the path inside the schema when no instance can exist."""
-    verdict = _schema_verdict(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+    """400 when the schema is unusable: not a safe, valid schema (``untrusted_schema``), or no
+    instance the mock will generate, with the path inside the schema."""
+    canonical = untrusted_schema.check(schema, param)
+    verdict = _schema_verdict(canonical)
     if verdict is not None:
         code, why = verdict
         raise InvalidRequest(f"Invalid schema for '{param}': {why}.", param=param, code=code)
@@ -93,16 +93,16 @@ def _satisfiable(schema: Any, param: str) -> None:
 
 @lru_cache(maxsize=1024)
 def _schema_verdict(canonical: bytes) -> tuple[str, str] | None:
-    """(code, reason) if the schema is unusable, else None; clients send the same
-    tools with every turn, so the verdict is kept per schema content."""
-    from mockserver.sources.schema_instances import UnsatisfiableSchema, generate
+    """(code, reason) if no instance can be generated, else None; clients send the same
+    tools with every turn, so the verdict is kept per schema content. The generator's
+    own budgets (size demanded, deadline, depth) answer here, before any reply is made."""
+    from mockserver.sources.schema_instances import GenerationBudgetExceeded, UnsatisfiableSchema, generate
 
     schema = orjson.loads(canonical)
-    problem = _schema_error(schema)
-    if problem:
-        return "invalid_schema", problem
     try:
         generate(schema, seed=0)
+    except GenerationBudgetExceeded as exc:
+        return "unsatisfiable_schema", f"the mock will not generate an instance of it at {exc.path}: {exc.reason}"
     except UnsatisfiableSchema as exc:
         return "unsatisfiable_schema", f"no value can satisfy it at {exc.path or '(root)'}: {exc.reason}"
     except RecursionError:

@@ -29,8 +29,9 @@ and whatever it points at is compiled as a schema.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, NoReturn
+from typing import Any, Callable, Iterable, NoReturn
 
 import jsonschema_rs
 import orjson
@@ -93,22 +94,38 @@ def _quote(text: str) -> str:
     return repr(text if len(text) <= _QUOTE_MAX else text[:_QUOTE_MAX] + "...")
 
 
-def _refuse_keyword(param: str, path: list[Any], keyword: str, value: Any) -> None:
-    """400 if ``keyword: value`` would make a validator look outside the schema."""
-    where = _where(param, [*path, keyword])
+@dataclass(frozen=True)
+class _Problem:
+    """Why a schema is refused, apart from where it sits in the request, so it can be cached."""
+
+    sentence: Callable[[str, str], str]  # (param, where) -> what follows "Invalid schema for '{param}': "
+    at: tuple[Any, ...] | None = None  # the keyword's path, which then becomes the error's param
+
+    def error(self, param: str) -> InvalidRequest:
+        where = _where(param, list(self.at or ()))
+        return InvalidRequest(f"Invalid schema for '{param}': {self.sentence(param, where)}.",
+                              param=param if self.at is None else where, code="invalid_schema")
+
+
+def _keyword_problem(path: list[Any], keyword: str, value: Any) -> _Problem | None:
+    """Why ``keyword: value`` would make a validator look outside the schema, or None."""
+    if not isinstance(value, str):
+        return None  # the meta-schema says what is wrong with it
+    at = (*path, keyword)
     if keyword == "$schema":
-        if isinstance(value, str) and _draft_key(value) is None:
-            raise InvalidRequest(
-                f"Invalid schema for '{param}': $schema {_quote(value)} at '{where}' is not a JSON Schema draft "
-                f"URI the mock knows (draft-04, draft-06, draft-07, 2019-09, 2020-12); {_OFFLINE}, so a custom "
-                "meta-schema cannot be used.", param=where, code="invalid_schema")
-    elif isinstance(value, str) and not value.startswith("#"):
-        raise InvalidRequest(
-            f"Invalid schema for '{param}': {keyword} {_quote(value)} at '{where}' does not point inside the "
-            f"schema; {_OFFLINE}: use a local reference such as '#/$defs/name'.", param=where, code="invalid_schema")
+        if _draft_key(value) is not None:
+            return None
+        return _Problem(lambda _p, where: (
+            f"$schema {_quote(value)} at '{where}' is not a JSON Schema draft URI the mock knows (draft-04, "
+            f"draft-06, draft-07, 2019-09, 2020-12); {_OFFLINE}, so a custom meta-schema cannot be used"), at)
+    if value.startswith("#"):
+        return None
+    return _Problem(lambda _p, where: (
+        f"{keyword} {_quote(value)} at '{where}' does not point inside the schema; {_OFFLINE}: use a local "
+        "reference such as '#/$defs/name'"), at)
 
 
-def _walk(schema: Any, param: str) -> None:
+def _walk(schema: Any) -> _Problem | None:
     """Depth bound and URI keywords, over every object and array of the document.
 
     Iterative, so a hostile nesting cannot overflow the interpreter's stack;
@@ -118,20 +135,23 @@ def _walk(schema: Any, param: str) -> None:
     while stack:
         node, depth, path = stack.pop()
         if depth > limits.MAX_SCHEMA_DEPTH:
-            raise InvalidRequest(
-                f"Invalid schema for '{param}': it nests more than {limits.MAX_SCHEMA_DEPTH} levels deep (objects "
-                f"and arrays both count) at '{_where(param, path)}', the mock's limit "
-                f"(limits.MAX_SCHEMA_DEPTH).", param=param, code="invalid_schema")
+            deep = tuple(path)
+            return _Problem(lambda param, _w: (
+                f"it nests more than {limits.MAX_SCHEMA_DEPTH} levels deep (objects and arrays both count) at "
+                f"'{_where(param, list(deep))}', the mock's limit (limits.MAX_SCHEMA_DEPTH)"))
         if isinstance(node, dict):
             for key, value in node.items():
                 if key == "$schema" or key in _REF_KEYWORDS:
-                    _refuse_keyword(param, path, key, value)
+                    problem = _keyword_problem(path, key, value)
+                    if problem is not None:
+                        return problem
                 if isinstance(value, (dict, list)):
                     stack.append((value, depth + 1, [*path, key]))
-        else:
+        elif isinstance(node, list):
             for i, value in enumerate(node):
                 if isinstance(value, (dict, list)):
                     stack.append((value, depth + 1, [*path, i]))
+    return None
 
 
 def check(schema: Any, param: str) -> bytes:
@@ -139,33 +159,40 @@ def check(schema: Any, param: str) -> bytes:
 
     In order: not a schema at all; nested too deep; pointing outside itself;
     too big; not valid under its draft's meta-schema. The canonical JSON
-    (sorted keys) is returned because callers key their caches by it.
+    (sorted keys) is returned because callers key their caches by it, and
+    the verdict is cached by it too: clients resend the same tools every turn.
     """
     if not isinstance(schema, (dict, bool)):
         raise InvalidRequest(f"Invalid schema for '{param}': a JSON Schema must be an object.", param=param,
                              code="invalid_schema")
-    if isinstance(schema, dict):
-        _walk(schema, param)
-    canonical = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
-    if len(canonical) > limits.MAX_SCHEMA_BYTES:
-        raise InvalidRequest(
-            f"Invalid schema for '{param}': it is {len(canonical):,} bytes of JSON, above the mock's limit of "
-            f"{limits.MAX_SCHEMA_BYTES:,} bytes (limits.MAX_SCHEMA_BYTES).", param=param, code="invalid_schema")
-    problem = _meta_problem(canonical)
+    try:
+        canonical = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # deeper than orjson writes (254 levels): the walk says where
+        problem = _walk(schema) or _Problem(lambda _p, _w: "it cannot be written as JSON")
+        raise problem.error(param) from None
+    problem = _problem(canonical)
     if problem is not None:
-        raise InvalidRequest(f"Invalid schema for '{param}': {problem}.", param=param, code="invalid_schema")
+        raise problem.error(param)
     return canonical
 
 
 @lru_cache(maxsize=1024)
-def _meta_problem(canonical: bytes) -> str | None:
-    """Why the schema fails its draft's meta-schema, or None; clients resend the same schemas every turn."""
+def _problem(canonical: bytes) -> _Problem | None:
     schema = orjson.loads(canonical)
+    problem = _walk(schema)
+    if problem is not None:
+        return problem
+    if len(canonical) > limits.MAX_SCHEMA_BYTES:
+        size = len(canonical)
+        return _Problem(lambda _p, _w: (
+            f"it is {size:,} bytes of JSON, above the mock's limit of {limits.MAX_SCHEMA_BYTES:,} bytes "
+            "(limits.MAX_SCHEMA_BYTES)"))
     error = next(iter(_meta_validator(_draft_of(schema)).iter_errors(schema)), None)
     if error is None:
         return None
     at = "".join(f"[{t}]" if isinstance(t, int) else f".{t}" for t in error.instance_path).lstrip(".")
-    return error.message + (f" (at {at})" if at else "")
+    why = error.message + (f" (at {at})" if at else "")
+    return _Problem(lambda _p, _w: why)
 
 
 def _draft_of(schema: Any) -> str:

@@ -64,8 +64,10 @@ def test_ark_message_without_fields_is_valid(http):
     assert r.json()["usage"]["prompt_tokens"] == 3 + 3
 
 
-def test_empty_messages_are_answered(http):
+def test_empty_messages_are_refused_and_model_defaults(http):
     r = http.post(MM, json={"messages": [], "stream": False})
+    assert r.status_code == 400 and error_of(r)["param"] == "messages"  # as the real API answers
+    r = http.post(MM, json={"messages": [{"role": "user", "content": "hi"}], "stream": False})
     assert r.status_code == 200
     assert r.json()["model"] == "gpt-4o"  # the contract's example model when none is sent
 

@@ -57,7 +57,7 @@ def test_wheel_ships_specs_errata_and_console_script(tmp_path):
                 time.sleep(0.05)
         assert r.status_code == 200
         assert httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=5,
-                          json={"model": "m", "messages": []}).status_code == 200
+                          json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}).status_code == 200
     finally:
         proc.terminate()
         proc.wait(10)
