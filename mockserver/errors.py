@@ -3,12 +3,48 @@
 Everything below the HTTP layer raises :class:`MockError` (or a subclass) with
 an OpenAI error ``type`` and the ``param`` it is about; exactly one place, the
 HTTP error middleware, turns them into ``{"error": {...}}`` responses. No
-module here knows about HTTP beyond the status code it suggests.
+module here knows about HTTP beyond the status code it suggests and the
+headers the real API sends with it (:data:`DEFAULT_ERROR_HEADERS`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
+
+# The headers the OpenAI API sends with these error statuses. Why defaults:
+# an SDK's retry logic reads them (``retry-after``), and so do clients that
+# back off on the rate-limit headers; a mock 429 without them tests a path
+# the real API never takes. Used for every error a fixture or ``Prefer:
+# code=N`` asks for (:func:`error_headers`); the values agree with the
+# default 429 message ("Please try again in 1s").
+DEFAULT_ERROR_HEADERS: dict[int, dict[str, str]] = {
+    429: {
+        "retry-after": "1",
+        "x-ratelimit-limit-requests": "60",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "1s",
+        "x-ratelimit-limit-tokens": "150000",
+        "x-ratelimit-remaining-tokens": "150000",
+        "x-ratelimit-reset-tokens": "0s",
+    },
+    503: {"retry-after": "1"},
+}
+
+# A header that says the same as a default: when it is given, the default is not sent
+# (``retry-after-ms: 50`` and a default ``retry-after: 1`` would contradict each other).
+_SAME_AS = {"retry-after-ms": "retry-after"}
+
+
+def error_headers(status: int, given: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The headers of an error answer: ``given`` (a fixture's), over the defaults for ``status``.
+
+    Names are compared without case (a fixture may write ``Retry-After``);
+    the given spelling is the one sent.
+    """
+    given = dict(given or {})
+    taken = {_SAME_AS.get(name.lower(), name.lower()) for name in given}
+    defaults = {k: v for k, v in DEFAULT_ERROR_HEADERS.get(status, {}).items() if k not in taken}
+    return {**defaults, **given}
 
 
 class MockError(Exception):

@@ -39,6 +39,7 @@ class Record:
     source: str | None = None  # "generated", "fixture:ID", "unmatched", "prefer:code"
     near_misses: list[str] = field(default_factory=list)
     stream: dict[str, Any] | None = None
+    request_id: str | None = None  # the x-request-id the answer carried
 
     def entry(self) -> dict[str, Any]:
         # A body is refused past this depth on the way in; this guards the
@@ -60,5 +61,6 @@ class Record:
             "fixture": self.source[8:] if self.source and self.source.startswith("fixture:") else None,
             "near_misses": self.near_misses,
             "stream": self.stream,
+            "request_id": self.request_id,
             "duration_ms": round((time.time() - self.started) * 1000, 3),
         }

@@ -11,7 +11,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-EXPOSED = b"x-request-id, retry-after, x-mock-fixture, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests"
+# What a page may read of an answer: the request id and the headers a client backs off on.
+EXPOSED = (b"x-request-id, retry-after, retry-after-ms, x-mock-fixture, x-ratelimit-limit-requests, "
+           b"x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, "
+           b"x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens")
 
 
 def is_loopback_origin(origin: str) -> bool:
@@ -41,6 +44,7 @@ def admin_allows(origin: str, configured: list[str]) -> bool:
 
 
 def response_headers(origin: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers every answer to an allowed origin carries (preflights included)."""
     return [
         (b"access-control-allow-origin", origin),
         (b"vary", b"origin"),
@@ -48,13 +52,11 @@ def response_headers(origin: bytes) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def preflight_headers(origin: bytes, methods: list[str], requested: bytes | None) -> list[tuple[bytes, bytes]]:
+def preflight_headers(methods: list[str], requested: bytes | None) -> list[tuple[bytes, bytes]]:
+    """What a preflight adds to :func:`response_headers`: the methods and headers allowed."""
     allow_methods = ", ".join(sorted({*methods, "OPTIONS"})).encode()
-    out = [
-        (b"access-control-allow-origin", origin),
-        (b"vary", b"origin"),
+    return [
         (b"access-control-allow-methods", allow_methods),
         (b"access-control-max-age", b"600"),
+        (b"access-control-allow-headers", requested or b"authorization, content-type"),
     ]
-    out.append((b"access-control-allow-headers", requested or b"authorization, content-type"))
-    return out

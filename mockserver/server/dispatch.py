@@ -89,9 +89,13 @@ class Dispatcher:
                     state.store, state.registry, record, state, params)
         recorder = getattr(state, "recorder", None)
         if recorder is not None and operation.declares("messages"):
-            await recorder.forward(call, operation, send)
-            return
-        outcome = await operation.handler(call)
+            # Record mode: the recorder either went upstream (sent; None) or let the handler answer.
+            recorded = await recorder.answer(call, operation, send)
+            if recorded is None:
+                return
+            outcome = recorded
+        else:
+            outcome = await operation.handler(call)
         if isinstance(outcome, StreamOutcome):
             state.active_streams += 1
             stats: dict[str, Any] = {"events": 0, "done": False, "cut": False, "error": False, "disconnected": False}
@@ -123,14 +127,27 @@ async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receiv
     """Send an SSE stream as planned, counting into ``stats``; a client that goes away cancels it at once."""
     plan = outcome.plan
     task = asyncio.current_task()
+    ended = False  # the response's last write has gone out
+
+    async def send_(message: dict[str, Any]) -> None:
+        nonlocal ended
+        await send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            ended = True
 
     async def watch() -> None:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                stats["disconnected"] = True
-                assert task is not None
-                task.cancel()
+                # Once the last write is out, the server answers receive() with a
+                # disconnect too (ASGI: the exchange is over). When the pacer's timer
+                # sent that write, this watcher runs before the stream's task resumes:
+                # without this check every paced stream read to its end was journaled
+                # as disconnected, and its task cancelled on the way out.
+                if not ended:
+                    stats["disconnected"] = True
+                    assert task is not None
+                    task.cancel()
                 return
 
     watcher = asyncio.create_task(watch())
@@ -146,9 +163,9 @@ async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receiv
                     "headers": SSE_HEADERS + _header_list(outcome.headers)})
         started = True
         if live:
-            await _send_live(outcome.chunks, plan, operation, send, stats)  # type: ignore[arg-type]
+            await _send_live(outcome.chunks, plan, operation, send_, stats)  # type: ignore[arg-type]
         else:
-            await state.pacer.play(frames, send, stats)
+            await state.pacer.play(frames, send_, stats)
     except asyncio.CancelledError:
         if not stats["disconnected"]:
             # Not the client: the server is shutting down and its grace period is

@@ -7,6 +7,11 @@ arrives, event by event, and is checked against the contract on the way:
 violations by the real service are logged and journaled, so the mock doubles
 as a contract checker of the upstream. When the exchange is complete it is
 written as a cassette (secrets redacted first, written atomically).
+
+Whether a request goes upstream at all is the record mode's call
+(``--record-mode``, :mod:`mockserver.recording.modes`): ``all`` sends every
+chat request; the others let the handler answer from what is loaded first,
+and go upstream only when it raises ``Unrecorded`` and the mode may record.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from starlette.types import Send
 
 from mockserver.contract import Operation
 from mockserver.errors import MockError
+from mockserver.outcome import Outcome
 from mockserver.recording import cassette as cassette_mod
-from mockserver.recording import filters
+from mockserver.recording import filters, modes
 from mockserver.server.asgi import send_json
 
 log = logging.getLogger("mockserver.record")
@@ -39,15 +45,17 @@ class UpstreamUnavailable(MockError):
 
 
 class Recorder:
-    def __init__(self, directory: Path, upstream: str, *, key_env: str | None, redact: list[str],
+    def __init__(self, directory: Path, upstream: str | None, *, key_env: str | None, redact: list[str],
                  record_errors: bool, timeout: float = 120.0) -> None:
         self.directory = Path(directory)
-        self.upstream = upstream.rstrip("/")
+        self.upstream = (upstream or "").rstrip("/")  # none: --record-mode none never goes upstream
         self.key_env = key_env
         self.redact = redact
         self.record_errors = record_errors
         self.timeout = timeout
         self._client: httpx.AsyncClient | None = None
+        # --record-mode once records only into a folder that held no cassette when this process started.
+        self.cassettes_at_start = modes.count_cassettes(self.directory)
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -65,6 +73,21 @@ class Recorder:
         if key:
             headers["authorization"] = f"Bearer {key}"
         return headers
+
+    async def answer(self, call: Any, operation: Operation, send: Send) -> Outcome | None:
+        """A chat request in record mode: None when it went upstream (the answer is sent),
+        else the handler's outcome, for the dispatcher to send as usual."""
+        mode = call.settings.record_mode
+        if not modes.replays(mode):
+            await self.forward(call, operation, send)
+            return None
+        try:
+            return await operation.handler(call)
+        except modes.Unrecorded as exc:
+            if not self.upstream or not modes.may_record(mode, self.cassettes_at_start):
+                raise exc.refused(modes.refusal(mode, self.directory, self.cassettes_at_start)) from None
+        await self.forward(call, operation, send)
+        return None
 
     async def forward(self, call: Any, operation: Operation, send: Send) -> None:
         body = call.body
@@ -112,8 +135,15 @@ class Recorder:
                      "headers": filters.redact_headers(dict(call.headers), self.redact),
                      "body": filters.redact_body(body, self.redact)},
             response=response, recorded_at=cassette_mod.now_iso())
+        replaced = cassette_mod.target(self.directory, recorded).exists()
         path = cassette_mod.save(self.directory, recorded)
-        log.info("recorded %s", path)
+        mode = call.settings.record_mode
+        if replaced:
+            log.warning("overwrote cassette %s with a new recording of its request (--record-mode %s)", path, mode)
+        else:
+            log.info("recorded %s", path)
+        if modes.replays(mode) and call.registry is not None:
+            call.registry.reload()  # replayed from the next request on, not after the reload interval
 
     def _check(self, validator: Any, document: Any, what: str, violations: list[str]) -> None:
         if validator is None:

@@ -4,7 +4,9 @@ It picks the contract by path (from the served specs, never a hand-written
 route), answers what no contract owns (404, 405 with ``Allow``, CORS
 preflights, the docs, the admin API, WebSocket handshakes), enforces the
 body size limit before reading, and is the one place where errors become
-OpenAI-style responses.
+OpenAI-style responses. Every answer leaves through it, so it also gives
+each one its ``x-request-id`` (as the OpenAI API does) and, for an allowed
+browser origin, its CORS headers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.contract import Contract
 from mockserver.errors import MethodNotAllowed, MockError, NotFound, PayloadTooLarge, ServerError
-from mockserver.server import admin_guard, cors, docs, websocket
+from mockserver.ids import fresh_hex
+from mockserver.server import admin_guard, cors, docs, suggest, websocket
 from mockserver.journal import Record
 from mockserver.logs import clip
 from mockserver.server.asgi import CLIENT_GONE, header, headers_dict, send_bytes, send_json
@@ -28,7 +31,9 @@ from mockserver.server.dispatch import StreamCut
 
 log = logging.getLogger("mockserver.http")
 
-UI = "/__admin/ui"
+ADMIN = "/__admin"
+UI = ADMIN + "/ui"
+REQUEST_ID = b"x-request-id"
 
 class ClientGone(OSError):
     """The client closed the connection while we were sending: nothing to answer."""
@@ -64,10 +69,17 @@ class MockApp:
                 self.templated.append(mount)
             else:
                 self.exact[mount.path] = mount
-        self.spec_names = [m.contract.name for m in mounts]
-        self.documents = {}
+        self.documents: dict[str, dict] = {}  # one per served spec (a spec has a mount per path)
+        docs_documents: dict[str, dict] = {}
         for mount in mounts:
-            self.documents.setdefault(mount.contract.name, mount.contract.spec.document)
+            name = mount.contract.name
+            if name not in self.documents:
+                self.documents[name] = mount.contract.spec.document
+                # The contracts' operations: the admin API's thread_id is a filter, it creates nothing.
+                chat = [op for op in mount.contract.operations.values() if not op.path.startswith(ADMIN)]
+                docs_documents[name] = docs.try_it_document(self.documents[name], chat)
+        self.spec_names = list(self.documents)
+        self.docs_documents = docs_documents
 
     def match(self, path: str) -> Mount | None:
         mount = self.exact.get(path)
@@ -95,15 +107,20 @@ class MockApp:
             cors_extra = cors.response_headers(origin)
         started = False
         record: Record | None = None
+        request_id = b"req_" + fresh_hex(32).encode()
 
         async def send_(message: dict[str, Any]) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                headers = [*message.get("headers", ()), *cors_extra]
+                sent_id = next((v for k, v in headers if k == REQUEST_ID), None)  # a relayed upstream's own
+                if sent_id is None:
+                    headers.append((REQUEST_ID, request_id))
                 if record is not None:
                     record.status = message["status"]
-                if cors_extra:
-                    message = {**message, "headers": [*message.get("headers", ()), *cors_extra]}
+                    record.request_id = (sent_id or request_id).decode("latin-1")
+                message = {**message, "headers": headers}
             try:
                 await send(message)
             except (OSError, RuntimeError) as exc:
@@ -113,7 +130,7 @@ class MockApp:
 
         try:
             path = scope["path"]
-            admin = path.startswith("/__admin")
+            admin = path.startswith(ADMIN)
             if path == UI or path.startswith(UI + "/"):
                 # The inspector page itself is static; the API calls it makes carry the token.
                 if await self._builtin(scope, send_):
@@ -128,12 +145,16 @@ class MockApp:
                 record = scope["mockserver.record"] = Record(
                     scope["method"], path, headers_dict(scope),
                     session=(header(scope, b"x-mock-session") or b"default").decode("latin-1"))
-            if mount is None:
-                raise NotFound(f"Unknown path {path!r}. Served operations: {self._listing()}.")
             method = scope["method"]
-            if method == "OPTIONS" and header(scope, b"access-control-request-method"):
-                await self._preflight(scope, send, mount, origin)
+            requested = header(scope, b"access-control-request-method")
+            if method == "OPTIONS" and requested:
+                # Any path, a mistyped one too: refused here, the browser would only
+                # say "Failed to fetch"; answered, the request itself gets its 404
+                # (with CORS headers) naming the closest served operation.
+                await self._preflight(scope, send_, mount, origin, requested)
                 return
+            if mount is None:
+                raise NotFound(self._unknown_path(method, path))
             if method not in mount.methods:
                 raise MethodNotAllowed(
                     f"Method {method} is not allowed on {mount.path}; allowed: {', '.join(mount.methods)}.",
@@ -189,17 +210,24 @@ class MockApp:
         extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()]
         await send_json(send, exc.status, body, extra)
 
-    async def _preflight(self, scope: Scope, send: Send, mount: Mount, origin: bytes | None) -> None:
+    async def _preflight(self, scope: Scope, send: Send, mount: Mount | None, origin: bytes | None,
+                         method: bytes) -> None:
+        """Answer a CORS preflight; ``send`` adds the origin's headers (it is allowed, or this raised).
+
+        A served path allows its methods; an unknown one the method asked
+        for, so that the request is sent and its 404 can be read.
+        """
         if origin is None or not self.state.cors_allows(origin):
             raise MockError(
-                f"CORS preflight from origin {origin.decode('latin-1') if origin else None!r} is not allowed; "
-                "loopback origins are allowed by default.",
+                f"CORS preflight from origin {clip(origin.decode('latin-1')) if origin else None!r} is not "
+                "allowed; loopback origins are allowed by default.",
                 status=403, type="invalid_request_error", code="cors_forbidden",
             )
+        methods = mount.methods if mount is not None else [method.decode("latin-1")]
         requested = header(scope, b"access-control-request-headers")
         await send({
             "type": "http.response.start", "status": 204,
-            "headers": cors.preflight_headers(origin, mount.methods, requested),
+            "headers": cors.preflight_headers(methods, requested),
         })
         await send({"type": "http.response.body", "body": b""})
 
@@ -212,6 +240,12 @@ class MockApp:
             name = path[len("/openapi/"):-len(".json")]
             if name in self.documents:
                 await send_bytes(send, 200, docs.spec_json(self.documents[name]))
+                return True
+            return False
+        if path.startswith(docs.DOCS_SPECS) and path.endswith(".json"):
+            name = path[len(docs.DOCS_SPECS):-len(".json")]
+            if name in self.docs_documents:
+                await send_bytes(send, 200, docs.spec_json(self.docs_documents[name]))
                 return True
             return False
         if path in ("/docs", "/docs/"):
@@ -243,6 +277,13 @@ class MockApp:
     def _listing(self) -> list[str]:
         mounts = [*self.exact.values(), *self.templated]
         return [f"{m} {mount.path} ({mount.contract.name})" for mount in mounts for m in mount.methods]
+
+    def _unknown_path(self, method: str, path: str) -> str:
+        """The 404 message: the closest served operation first, if one is close, then all of them."""
+        operations = [(m, mount.path) for mount in [*self.exact.values(), *self.templated] for m in mount.methods]
+        near = suggest.closest(method, path, operations)
+        hint = f" Did you mean {near[0]} {near[1]}?" if near is not None else ""
+        return f"Unknown path {clip(path)!r}.{hint} Served operations: {self._listing()}."
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
