@@ -18,6 +18,9 @@ from typing import Callable
 from mockserver import __version__
 from mockserver.config import DEFAULT_MAX_BODY, DEFAULT_SEED, Settings
 from mockserver.limits import HEADER_TIMEOUT_SECONDS, MAX_STREAM_SECONDS, MAX_TTFT_MS, MIN_TPS
+from mockserver.recording.modes import DEFAULT_MODE as DEFAULT_RECORD_MODE
+from mockserver.recording.modes import MODES as RECORD_MODES
+from mockserver.recording.modes import fixture_dirs
 from mockserver.stream import pacing_problem
 
 
@@ -139,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
                             "api-key and cookies always are)")
     serve.add_argument("--record-errors", action="store_true",
                        help="also record upstream error answers (default: only successes)")
+    serve.add_argument("--record-mode", choices=list(RECORD_MODES), default=None,
+                       help="with --record, vcrpy's record modes on the cassette folder: all (default) sends "
+                            "every chat request upstream and re-records it; new_episodes replays what is "
+                            "recorded and records the rest; once records only if DIR held no cassette at "
+                            "start-up, else acts as none; none replays only (unrecorded: 404 mock_no_match)")
     serve.add_argument("--replay-speed", type=_finite, default=1.0, metavar="X",
                        help="recorded streams replay at this speed: 0 at once, 1 as recorded (default: 1)")
     serve.add_argument("--replay-ids", choices=["keep", "fresh"], default="keep",
@@ -230,16 +238,20 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("mockserver: --workers must be at least 1", file=sys.stderr)
         return 2
+    fixtures = _record_folder(args)
+    if fixtures is None:
+        return 2
     settings = Settings(
         host=host, port=args.port, specs=args.spec, overlays=args.overlay,
         errata=not args.no_errata, seed=args.seed, ttft_ms=args.ttft, tps=args.tps,
         max_body=args.max_body, state=args.state, workers=args.workers,
         shutdown_timeout=args.shutdown_timeout, header_timeout=args.header_timeout,
         admin_token=args.admin_token, max_threads=args.max_threads,
-        fixtures=args.fixtures, unmatched=args.unmatched, jitter_ms=args.jitter, journal_size=args.journal_size,
+        fixtures=fixtures, unmatched=args.unmatched, jitter_ms=args.jitter, journal_size=args.journal_size,
         report=args.report, replay_speed=args.replay_speed, replay_ids=args.replay_ids, record=args.record,
         upstream=args.upstream, upstream_key_env=args.upstream_key_env, redact=args.redact,
-        record_errors=args.record_errors, cors_origins=args.cors_origin, cors=not args.no_cors,
+        record_errors=args.record_errors, record_mode=args.record_mode or DEFAULT_RECORD_MODE,
+        cors_origins=args.cors_origin, cors=not args.no_cors,
         log_format="json" if args.json_logs else "text", quiet=args.quiet,
     )
     missing = [str(p) for p in settings.fixtures if not p.exists()]
@@ -263,9 +275,11 @@ def serve(args: argparse.Namespace) -> int:
         print(f"spec {describe(spec)}", flush=True)
         for finding in remaining_defects(spec):
             print(f"  warning: {finding.where}: {finding.message}", flush=True)
-    if settings.record is not None:
+    if settings.record is not None and settings.record_mode == "none":
+        print(f"replaying: cassettes in {settings.record} (record mode none: nothing goes upstream)", flush=True)
+    elif settings.record is not None:
         print(f"recording: {settings.upstream} -> cassettes in {settings.record}"
-              f"{' (errors too)' if settings.record_errors else ''}", flush=True)
+              f"{' (errors too)' if settings.record_errors else ''}; record mode {settings.record_mode}", flush=True)
     store = app.state.store
     state = getattr(store, "url", None) or (settings.state if settings.state and "://" not in settings.state
                                             else None) or "SQLite in memory"  # never print a password
@@ -304,6 +318,27 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["MOCKSERVER_LOG_LEVEL"] = args.log_level
         uvicorn.run("mockserver.app:app_from_env", factory=True, workers=settings.workers, **common)
     return 0
+
+
+def _record_folder(args: argparse.Namespace) -> list[Path] | None:
+    """The folders to load: ``--fixtures``, plus the cassette folder when the record mode
+    replays it (created for modes that record; it must exist for ``none``). None: refused."""
+    if args.record is None:
+        if args.record_mode is not None:
+            print("mockserver: --record-mode needs --record DIR (the cassette folder)", file=sys.stderr)
+            return None
+        return list(args.fixtures)
+    mode = args.record_mode or DEFAULT_RECORD_MODE
+    if mode == "none" and not args.record.is_dir():
+        print(f"mockserver: cannot start: --record-mode none replays {args.record}, which is not a folder",
+              file=sys.stderr)
+        return None
+    if mode != "none" and not args.upstream:
+        print(f"mockserver: --record-mode {mode} needs --upstream URL (the real API to record)", file=sys.stderr)
+        return None
+    if mode != "all":
+        args.record.mkdir(parents=True, exist_ok=True)
+    return fixture_dirs(args.fixtures, args.record, mode)
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -42,6 +42,7 @@ class Settings:
     upstream_key_env: str | None = None
     redact: list[str] = field(default_factory=list)
     record_errors: bool = False
+    record_mode: str = "all"  # vcrpy's: all (always upstream), new_episodes, once, none (recording/modes.py)
     cors_origins: list[str] = field(default_factory=list)  # empty: loopback origins; "*": any
     cors: bool = True
     log_format: str = "text"  # or "json": one JSON object per request line

@@ -45,7 +45,6 @@ def _cassette(chunks: list[dict]) -> dict:
     events = [{"t": round(FIRST_T + i * step, 4), "data": c} for i, c in enumerate(chunks)]
     events.append({"t": LAST_T, "data": "[DONE]"})
     return {"cassette": 1, "recorded_at": "2026-12-02T00:00:00Z", "spec": "multimedia",
-            "match_on": ["body"],
             "request": {"method": "POST", "path": "/chat/completions", "headers": {}, "body": REQUEST},
             "response": {"status": 200, "headers": {"content-type": "text/event-stream"}, "events": events}}
 

@@ -25,10 +25,11 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from mockserver.recording.matchers import DEFAULT_MATCH_ON, request_key
+from mockserver.recording.matchers import DEFAULT_MATCH_ON, normalize, request_key
 
 SUFFIX = ".cassette.json"
 VERSION = 1
@@ -52,6 +53,11 @@ class Cassette:
 
     def __post_init__(self) -> None:
         self.key = request_key(self.request.get("body") or {}, self.match_on)
+
+    @cached_property
+    def normalized(self) -> dict[str, Any]:
+        """The recorded request as matching compares it (the near-miss report reads it)."""
+        return normalize(self.request.get("body") or {}, self.match_on)
 
     @property
     def streamed(self) -> bool:
@@ -130,22 +136,27 @@ def cassette_name(spec: str, body: dict[str, Any]) -> str:
     return f"{spec}/{_slug(last)}-{request_key(body)[:10]}{SUFFIX}"
 
 
+def target(directory: Path, cassette: Cassette) -> Path:
+    """Where :func:`save` writes ``cassette`` (the recorder checks whether it replaces a file)."""
+    return directory / cassette_name(cassette.spec or "api", cassette.request["body"])
+
+
 def save(directory: Path, cassette: Cassette) -> Path:
     """Write atomically: a temporary file in the same folder, then a rename."""
-    target = directory / cassette_name(cassette.spec or "api", cassette.request["body"])
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target_path = target(directory, cassette)
+    target_path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(cassette.document(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target_path.parent, prefix=f".{target_path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        os.replace(tmp, target_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
+    return target_path
 
 
 def now_iso() -> str:

@@ -63,7 +63,7 @@ def check_conversation(conversation: Any, contracts: list[Contract]) -> str | No
         for op in contract.operations.values():
             if not op.declares("messages") or op.request is None:
                 continue
-            body: dict[str, Any] = {"model": "replay", "messages": conversation.messages}
+            body: dict[str, Any] = {"model": "replay", "messages": conversation.request_messages()}
             if conversation.tools and op.declares("tools"):
                 body["tools"] = conversation.tools
             found = op.request.violation(body)
