@@ -6,6 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
+TTFT   ?= 300
+TPS    ?= 30
 ARGS   ?=
 
 .PHONY: run test lint bench fuzz clean
@@ -20,8 +22,11 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# Streams paced like a model by default, so a chat UI shows the answer arrive token by token;
+# `make run TTFT=0 TPS=0` for instant answers (mockserver serve itself defaults to 0 and 0, for
+# tests and benchmarks). PUT /__admin/settings changes them while it runs.
 run: $(VENV)/.installed
-	$(BIN)/mockserver serve --host $(HOST) --port $(PORT) --fixtures fixtures $(ARGS)
+	$(BIN)/mockserver serve --host $(HOST) --port $(PORT) --fixtures fixtures --ttft $(TTFT) --tps $(TPS) $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(ARGS)

@@ -28,6 +28,7 @@ from mockserver.specs.loader import LoadedSpec, SpecError, load_all, load_spec
 from mockserver.fixtures.registry import Registry, watch_interval
 from mockserver.journal import Record
 from mockserver.report import write_report
+from mockserver.recording import modes
 from mockserver.state import open_store
 from mockserver.state.store import ThreadStore
 
@@ -193,10 +194,12 @@ def build_app(settings: Settings, specs: list[LoadedSpec] | None = None) -> Mock
     registry.reload()
     recorder = None
     if settings.record is not None:
-        if not settings.upstream:
+        if not settings.upstream and settings.record_mode != "none":  # none never goes upstream
             raise SpecError("--record needs --upstream URL (the real API to record)")
         recorder = Recorder(settings.record, settings.upstream, key_env=settings.upstream_key_env,
                             redact=settings.redact, record_errors=settings.record_errors)
+        if settings.upstream and modes.may_record(settings.record_mode, recorder.cassettes_at_start):
+            check_upstream_key(settings.upstream_key_env)  # this server will send requests upstream
     state = AppState(settings, contracts, store, registry, recorder)
     inner = Dispatcher()
     for contract in contracts:
@@ -204,6 +207,21 @@ def build_app(settings: Settings, specs: list[LoadedSpec] | None = None) -> Mock
         for path, methods in contract.routes.items():
             mounts.append(Mount(contract, app, path, sorted(methods)))
     return MockApp(state, mounts)
+
+
+def check_upstream_key(variable: str | None) -> None:
+    """Refuse to go upstream with a key variable that holds no key.
+
+    Why at start-up: a variable unset (or empty) in this shell would send every
+    request upstream without ``Authorization``; the upstream's 401s would then
+    be what is relayed (or recorded), with nothing saying why.
+    """
+    if variable is not None and not os.environ.get(variable):
+        state = "is empty" if variable in os.environ else "is not set"
+        raise ValueError(f"--upstream-key-env {variable}: the environment variable {variable} {state}, so "
+                         "requests would go upstream without an API key. Export it first "
+                         f"(export {variable}=...), or leave out --upstream-key-env for an upstream "
+                         "that needs no key.")
 
 
 def describe(spec: LoadedSpec, contract: Contract | None = None) -> str:

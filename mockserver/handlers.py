@@ -14,15 +14,16 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from mockserver import checks, render, tokens
+from mockserver import checks, live_settings, render, tokens
 from mockserver.chat import ChatRequest, chat_request
 from mockserver.errors import ContractViolation, MockError
 from mockserver.fixtures import respond
 from mockserver.fixtures.matching import RequestView
 from mockserver.fixtures.registry import Selection
+from mockserver.logs import clip
 from mockserver.outcome import Call, JsonOutcome, Outcome, StreamOutcome
 from mockserver.prefer import Preferences, parse_prefer
-from mockserver.recording import conversations, replay
+from mockserver.recording import conversations, modes, near_miss, replay
 from mockserver.recording.cassette import Cassette
 from mockserver.reply import Reply
 from mockserver.sources import generator
@@ -56,13 +57,31 @@ class Answer:
     recorded: Cassette | None = None  # replay this recording's own body / chunks
 
 
-def _near_miss_report(near: list, limit: int = 3) -> str:
-    if not near:
-        return "No fixture is loaded."
-    lines = []
-    for miss in near[:limit]:
-        lines.append(f"{miss.fixture.id} ({miss.fixture.where}): " + "; ".join(miss.reasons))
-    return "Closest fixtures: " + " | ".join(lines)
+def _near_miss_report(near: list, recordings: list[str], limit: int = 3) -> str:
+    """The closest fixtures, then the closest cassettes and conversations, each clipped."""
+    parts = []
+    if near:
+        parts.append("Closest fixtures: " + " | ".join(
+            clip(f"{m.fixture.id} ({m.fixture.where}): " + "; ".join(m.reasons), near_miss.ENTRY_LIMIT)
+            for m in near[:limit]))
+    if recordings:
+        parts.append("Closest recordings: " + " | ".join(recordings))
+    return " | ".join(parts) if parts else "No fixture, cassette or conversation is loaded."
+
+
+def _tools(call: Call) -> list[Any] | None:
+    """The request's tools ([] for none), or None where the operation has no tools."""
+    return (call.body.get("tools") or []) if call.operation.declares("tools") else None
+
+
+def _recording_misses(call: Call, req: ChatRequest) -> list[str]:
+    """The closest cassettes and conversations, and why each missed (journal and no-match report)."""
+    registry = call.registry
+    if registry is None:
+        return []
+    lines = near_miss.cassette_misses(registry.cassettes(), call.operation.spec, call.body)
+    lines += conversations.divergences(registry.conversations(), req.messages, _tools(call))
+    return [clip(line, near_miss.ENTRY_LIMIT) for line in lines]
 
 
 def _answer(call: Call, req: ChatRequest, prefs: Preferences, streaming: bool, seed: int) -> Answer:
@@ -89,13 +108,17 @@ def _answer(call: Call, req: ChatRequest, prefs: Preferences, streaming: bool, s
         recorded = _replay(call, req)
         if recorded is not None:
             return recorded
-        if call.settings.unmatched == "error":
+        recordings = _recording_misses(call, req)
+        if call.record is not None:
+            call.record.near_misses += recordings
+        # A record mode that replays hands an unanswered request to the recorder (Unrecorded).
+        replaying = call.settings.record is not None and modes.replays(call.settings.record_mode)
+        if replaying or call.settings.unmatched == "error":
             if call.record is not None:
                 call.record.source = "unmatched"
-            report = _near_miss_report(near)
-            diverged = conversations.divergence(registry.conversations(), req.messages) if registry else None
-            if diverged:
-                report += f" | {diverged}"
+            report = _near_miss_report(near, recordings)
+            if replaying:
+                raise modes.Unrecorded(report)
             raise NoMatch(f"No fixture or recording matched this request. {report}")
         reply = generator.reply_for(req, seed)
         return Answer(reply, None, {})
@@ -131,7 +154,7 @@ def _replay(call: Call, req: ChatRequest) -> Answer | None:
             raise replay.failure(recorded)
         reply = replay.reply_from_cassette(recorded, call.settings.replay_ids, prompt)
         return Answer(reply, None, {}, recorded)
-    found = conversations.next_turn(registry.conversations(), req.messages)
+    found = conversations.next_turn(registry.conversations(), req.messages, _tools(call))
     if found is not None:
         conversation, turn = found
         reply = replay.reply_from_message(turn, model=req.model, prompt_tokens=prompt,
@@ -188,6 +211,9 @@ async def create_chat_completion(call: Call) -> Outcome:
     op = call.operation
     if not isinstance(call.body, dict):
         raise checks.InvalidRequest("The request body must be a JSON object.")
+    # The admin API may have changed pacing, unmatched or the seed (for this session): from here
+    # on, call.settings are the ones in force for this request.
+    call.settings = live_settings.effective(call.store, call.settings, session_of(call.headers))
     prefs = parse_prefer(call.headers.get("prefer"))
     seed = prefs.seed if prefs.seed is not None else call.settings.seed
     if prefs.code is not None:

@@ -11,6 +11,11 @@ has ``mockserver`` installed gets, without a conftest:
 * ``--chat-mock-seed``, ``--chat-mock-fixtures``, ``--chat-mock-unmatched``
   (and the ini options ``chat_mock_seed``, ``chat_mock_fixtures``,
   ``chat_mock_unmatched``): defaults for both fixtures.
+* ``reply``, ``tool_call``, ``error`` and ``chat_mock.add(...)``: one-off
+  stubs without YAML or ids; the newest fixture wins at equal priority.
+* ``chat_mock.assert_all_called()``, and the same check at teardown with
+  ``chat_mock(assert_all_called=True)`` or the ini option
+  ``chat_mock_assert_all_called = true``.
 
 The server runs in-process: ``uvicorn.Server`` in a background thread with
 its own event loop, on 127.0.0.1 and a free port. It is a real HTTP server,
@@ -24,6 +29,7 @@ import time; the server (and openai, for the ready clients) load on first use.
 
 from __future__ import annotations
 
+import itertools
 import socket
 import sys
 import threading
@@ -31,9 +37,11 @@ import time
 from collections import OrderedDict
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
+
+from mockserver.fixtures.stubs import error, kind, reply, tool_call
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -41,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from mockserver.config import Settings
 
-__all__ = ["ChatMock", "ChatMockError", "FixtureRejected"]
+__all__ = ["ChatMock", "ChatMockError", "FixtureRejected", "error", "reply", "tool_call"]
 
 MARKER = "chat_mock"
 ENTRY_POINT = "mockserver"  # the pytest11 entry point's name
@@ -53,7 +61,11 @@ API_KEY = "test-key"
 NOT_CONFIGURABLE = frozenset({"host", "port", "workers"})
 PATH_LISTS = ("fixtures", "specs", "overlays")  # Settings fields holding paths: relative to the test file
 PATHS = ("report", "record")
-JOURNAL_FILTERS = ("spec", "operation", "fixture", "unmatched", "invalid", "since")
+# Marker keywords the plugin itself takes (not server settings).
+PLUGIN_OPTIONS = ("assert_all_called",)
+SETTLE_S = 0.5  # how long a check waits for the journal to catch up with the last response
+_FAILED = pytest.StashKey[bool]()  # the test's own call did not pass: no teardown check on top of that
+_STUB_IDS = itertools.count(1)  # ids of the fixtures add() names: unique in the process
 
 
 class ChatMockError(RuntimeError):
@@ -80,6 +92,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("chat_mock_fixtures", "fixture files or directories every chat_mock server loads "
                   "(relative to the ini file)", type="paths", default=[])
     parser.addini("chat_mock_unmatched", "generate (default) or error", default="")
+    parser.addini("chat_mock_assert_all_called", "at the end of each test using chat_mock, check that every "
+                  "fixture the test added was used and that fixtures answered every request", type="bool",
+                  default=False)
 
 
 def pytest_plugin_registered(plugin: object, plugin_name: str, manager: pytest.PytestPluginManager) -> None:
@@ -93,10 +108,22 @@ def pytest_plugin_registered(plugin: object, plugin_name: str, manager: pytest.P
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "chat_mock(fixtures=None, seed=None, unmatched=None, **settings): configure the mockserver the "
-        "chat_mock fixture of this test talks to (fixtures: paths, relative to the test file; settings: "
-        "any mockserver.config.Settings field, e.g. ttft_ms, tps, jitter_ms)",
+        "chat_mock(fixtures=None, seed=None, unmatched=None, assert_all_called=None, **settings): configure "
+        "the mockserver the chat_mock fixture of this test talks to (fixtures: paths, relative to the test "
+        "file; settings: any mockserver.config.Settings field, e.g. ttft_ms, tps, jitter_ms; "
+        "assert_all_called: check at teardown that every fixture the test added was used and that "
+        "fixtures answered every request)",
     )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Note a test call that failed (or skipped, or xfailed): the teardown check is for passing tests;
+    a failure says enough, and a skipped test did not get to use its fixtures."""
+    report = yield
+    if report.when == "call" and (report.failed or report.skipped):
+        item.stash[_FAILED] = True
+    return report
 
 
 def _defaults(config: pytest.Config) -> dict[str, Any]:
@@ -123,7 +150,7 @@ def _defaults(config: pytest.Config) -> dict[str, Any]:
     return out
 
 
-def _marker_settings(node: pytest.Item) -> dict[str, Any]:
+def _marker_keywords(node: pytest.Item) -> dict[str, Any]:
     """The closest ``chat_mock`` marker's keywords (a test's own over its class's and module's)."""
     marker = node.get_closest_marker(MARKER)
     if marker is None:
@@ -131,7 +158,12 @@ def _marker_settings(node: pytest.Item) -> dict[str, Any]:
     if marker.args:
         raise pytest.UsageError(f"{node.nodeid}: @pytest.mark.chat_mock takes keywords only, "
                                 f"e.g. chat_mock(seed=7), not {marker.args!r}")
-    out = dict(marker.kwargs)
+    return dict(marker.kwargs)
+
+
+def _marker_settings(node: pytest.Item) -> dict[str, Any]:
+    """The server settings of the closest marker: its keywords but the plugin's own, paths resolved."""
+    out = {k: v for k, v in _marker_keywords(node).items() if k not in PLUGIN_OPTIONS}
     base = Path(str(node.path)).parent
     for name in PATH_LISTS:
         if name in out:
@@ -186,7 +218,7 @@ class MockServer:
             sock.close()
             raise ChatMockError(f"mockserver cannot start: {exc}") from exc
         errors = self.app.state.registry.errors
-        if errors:
+        if errors:  # reported here, once: the registry does not log what it finds at start-up
             sock.close()
             self.app.state.store.close()
             listing = "\n".join(f"  {e['file']}:{e['line']}: {e['reason']}" for e in errors)
@@ -294,6 +326,7 @@ class ChatMock:
         self.multimedia_base_url = server.url
         self._admin = httpx.Client(base_url=server.url, headers=server.admin_headers, timeout=30)
         self._clients: dict[str, Any] = {}
+        self._added: dict[str, Any] = {}  # id -> match of each fixture added since the last reset
 
     def __repr__(self) -> str:
         return f"<ChatMock {self.url} seed={self.settings.seed} unmatched={self.settings.unmatched}>"
@@ -340,15 +373,41 @@ class ChatMock:
         document = _document(fixture)
         response = self._admin.post("/__admin/fixtures", json=document)
         if response.status_code == 201:
-            return response.json()["added"]
+            added = response.json()["added"]
+            matches = [f.get("match") if isinstance(f, dict) else None for f in document["fixtures"]]
+            self._added.update(zip(added, matches))
+            return added
         ids = ", ".join(str(f.get("id")) for f in document["fixtures"] if isinstance(f, dict))
         raise FixtureRejected(f"mockserver rejected fixture(s) [{ids}] (HTTP {response.status_code}): "
                               f"{_error_message(response)}")
 
     add_fixtures = add_fixture
 
+    def add(self, *responses: dict[str, Any], match: dict[str, Any] | None = None, id: str | None = None,  # noqa: A002
+            **options: Any) -> str:
+        """Add a one-off fixture and return its id (made up unless given: ``reply-3``).
+
+        ``responses`` are what it answers, built with :func:`reply`, :func:`tool_call`
+        and :func:`error` (or plain response mappings): one is its ``response``,
+        several are answered in turn (``responses``; ``then="cycle"`` to start
+        over), none is a generated answer. ``match`` is the request pattern, as
+        in a fixture file (omitted: every request); ``options`` are the other
+        fixture keys (``priority``, ``times``, ``then``, ``stream``, ``fault``,
+        ``scenario``, ``description``). The newest fixture wins over earlier
+        ones of the same priority, so a test's override needs no priority.
+        """
+        fixture: dict[str, Any] = {"id": id or f"{kind(responses)}-{next(_STUB_IDS)}"}
+        if match is not None:
+            fixture["match"] = match
+        if len(responses) == 1:
+            fixture["response"] = responses[0]
+        elif responses:
+            fixture["responses"] = list(responses)
+        fixture.update(options)
+        return self.add_fixture(fixture)[0]
+
     def fixtures(self) -> list[dict[str, Any]]:
-        """The active fixtures (files, then runtime), in matching order."""
+        """The active fixtures in matching order: by priority, then the runtime ones (newest first), then files."""
         return self._get("/__admin/fixtures").json()["fixtures"]
 
     def remove_fixtures(self) -> int:
@@ -357,39 +416,44 @@ class ChatMock:
 
     # --- the journal -----------------------------------------------------------------------
 
-    def requests(self, **filters: Any) -> list[dict[str, Any]]:
-        """Journal entries (client traffic, not admin calls), oldest first.
+    def requests(self, **matcher: Any) -> list[dict[str, Any]]:
+        """Journal entries (client traffic, not admin calls) that ``matcher`` selects, oldest first.
 
-        Filters: ``spec``, ``operation``, ``fixture`` (an id, or ``"generated"``),
-        ``unmatched``, ``invalid`` (booleans), ``since`` (Unix time).
+        The matcher is :meth:`count`'s.
         """
-        unknown = sorted(set(filters) - set(JOURNAL_FILTERS))
-        if unknown:
-            raise TypeError(f"requests() got unknown filter(s) {', '.join(unknown)}; "
-                            f"known: {', '.join(JOURNAL_FILTERS)} (count() and assert_called() take more)")
-        params = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in filters.items() if v is not None}
-        return self._get("/__admin/requests", params=params).json()["requests"]
+        return self._match("find", matcher)["requests"]
 
     def count(self, **matcher: Any) -> int:
-        """How many journaled requests match: ``spec``, ``operation``, ``fixture``, ``unmatched``,
-        ``invalid``, ``status``, ``model``, ``last_user_contains``, ``stream``."""
-        response = self._admin.post("/__admin/requests/count", json=matcher)
+        """How many journaled requests match. Every rule of a fixture's ``match`` means here what it
+        means there (``model``, ``last_user``, ``messages``, ``message_count``, ``thread_id``, ``tools``,
+        ``tool``, ``response_format``, ``modalities``, ``stream``, ``headers``, ``jsonpath``, ``spec``;
+        a plain string is "equals", a mapping has ``contains``, ``regex``, ``ignore_case``), besides
+        the journal's own: ``operation``, ``fixture`` (an id, or ``"generated"``), ``unmatched``,
+        ``invalid``, ``status``, ``since`` (Unix time) and ``last_user_contains``."""
+        return self._match("count", matcher)["count"]
+
+    def _match(self, what: str, matcher: dict[str, Any]) -> dict[str, Any]:
+        from mockserver.admin.journal_query import JOURNAL_KEYS, TOP_MATCH_KEYS
+
+        # The admin API takes the fixture match rules under "match"; here they are keywords.
+        body = {k: v for k, v in matcher.items() if k in JOURNAL_KEYS or k in TOP_MATCH_KEYS}
+        rules = {k: v for k, v in matcher.items() if k not in body}
+        if rules:
+            body["match"] = rules
+        response = self._admin.post(f"/__admin/requests/{what}", json=body)
         if response.status_code == 400:
-            raise TypeError(f"count() got a matcher the server refuses ({matcher!r}): {_error_message(response)}")
+            caller = "requests" if what == "find" else "count"
+            raise TypeError(f"{caller}() got a matcher the server refuses ({matcher!r}): "
+                            f"{_error_message(response)}")
         _check(response)
-        return response.json()["count"]
+        return response.json()
 
     def assert_called(self, times: int | None = None, **matcher: Any) -> int:
         """Assert that requests matching ``matcher`` were received: ``times`` times exactly, or at
         least once when ``times`` is None. Returns the count. The failure lists what was received."""
         count = self.count(**matcher)
-        if count < (1 if times is None else times):
-            # An entry is journaled once its response is fully sent, which can trail the client by
-            # a moment (a stream's last event): too few can still settle, too many cannot.
-            deadline = time.monotonic() + 0.5
-            while not _ok(count, times) and time.monotonic() < deadline:
-                time.sleep(0.02)
-                count = self.count(**matcher)
+        if count < (1 if times is None else times):  # too few can still settle, too many cannot
+            count = _settled(lambda: self.count(**matcher), lambda n: _ok(n, times))
         if not _ok(count, times):
             wanted = "at least 1" if times is None else str(times)
             received = self.requests()
@@ -402,11 +466,42 @@ class ChatMock:
     def assert_not_called(self, **matcher: Any) -> None:
         self.assert_called(times=0, **matcher)
 
+    def assert_all_called(self) -> None:
+        """Assert that every fixture added through this object (``add``, ``add_fixture``) since the
+        last reset answered at least one request, and that no request was left unscripted: answered
+        by the generator, or refused as unmatched (``unmatched="error"``). The failure names the
+        unused fixtures and lists the unscripted requests with their near misses.
+
+        Runs at teardown when the test (or its class or module) is marked
+        ``chat_mock(assert_all_called=True)``, or with the ini option
+        ``chat_mock_assert_all_called = true``, unless the test failed already.
+        """
+        def findings() -> tuple[list[str], list[dict[str, Any]]]:
+            unused = [i for i in self._added if self.count(fixture=i) == 0]
+            stray = self.requests(fixture="generated") + self.requests(unmatched=True)
+            return unused, sorted(stray, key=lambda e: e.get("time", 0))
+
+        unused, stray = _settled(findings, lambda found: not found[0] and not found[1])
+        if not unused and not stray:
+            return
+        lines = [f"chat_mock.assert_all_called(): on the mock at {self.url},"]
+        if unused:
+            lines.append(f"{len(unused)} fixture(s) the test added were never used:")
+            lines += [f"  never used: {i} (match {self._added[i]!r})" for i in unused]
+        if stray:
+            lines.append(f"{len(stray)} request(s) no fixture answered:")
+            for n, entry in enumerate(stray, 1):
+                lines.append(f"  {n}. {_summary(entry)}")
+                lines += [f"       near miss: {miss}" for miss in entry.get("near_misses") or []]
+        raise AssertionError("\n".join(lines))
+
     # --- state -----------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget the journal, scenario states, match counters, runtime fixtures and ARK threads."""
+        """Forget the journal, scenario states, match counters, changed settings, runtime fixtures
+        and ARK threads."""
         self._call("POST", "/__admin/reset")
+        self._added.clear()
 
     def health(self) -> dict[str, Any]:
         return self._get("/__admin/health").json()
@@ -430,6 +525,17 @@ class ChatMock:
 
 def _ok(count: int, times: int | None) -> bool:
     return count >= 1 if times is None else count == times
+
+
+def _settled(look: Callable[[], Any], good: Callable[[Any], bool]) -> Any:
+    """``look()``, looked at again for up to SETTLE_S while it is not ``good``: an entry is journaled
+    once its response is fully sent, which can trail the client by a moment (a stream's last event)."""
+    found = look()
+    deadline = time.monotonic() + SETTLE_S
+    while not good(found) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        found = look()
+    return found
 
 
 def _check(response: "httpx.Response") -> None:
@@ -530,13 +636,27 @@ def chat_mock(request: pytest.FixtureRequest, _chat_mock_pool: _Pool) -> Iterato
     try:
         server = _chat_mock_pool.get(settings)
     except ChatMockError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        failure = str(exc)
+    else:
+        failure = None
+    if failure is not None:  # outside the except: the report shows the reason once, not chained twice
+        pytest.fail(failure, pytrace=False)
     mock = ChatMock(server)
     mock.reset()
     try:
         yield mock
+        if _checks_all_called(request) and not request.node.stash.get(_FAILED, False):
+            mock.assert_all_called()
     finally:
         mock.close()
+
+
+def _checks_all_called(request: pytest.FixtureRequest) -> bool:
+    """The closest marker's ``assert_all_called``, else the ini option."""
+    keywords = _marker_keywords(request.node)
+    if "assert_all_called" in keywords:
+        return bool(keywords["assert_all_called"])
+    return bool(request.config.getini("chat_mock_assert_all_called"))
 
 
 @pytest.fixture(scope="session")
@@ -547,7 +667,11 @@ def chat_mock_session(request: pytest.FixtureRequest) -> Iterator[ChatMock]:
     try:
         server = MockServer(settings)
     except ChatMockError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        failure = str(exc)
+    else:
+        failure = None
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
     mock = ChatMock(server)
     try:
         yield mock

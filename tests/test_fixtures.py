@@ -936,7 +936,7 @@ def test_load_time_rejection(verbatim):
         "contract.yaml": (line_of(rejected / "contract.yaml", "- id: mm-text-verbatim"),
                           ["fixture mm-text-verbatim", "multimedia POST /chat/completions",
                            "would violate the contract", "[schema rule: oneOf]"]),
-        "unknown_key.yaml": (line_of(rejected / "unknown_key.yaml", "- id: typo"),
+        "unknown_key.yaml": (line_of(rejected / "unknown_key.yaml", "respnse:"),  # the unknown key's own line
                              ["'respnse' was unexpected", "[fixture format rule:", "additionalProperties]"]),
         "status200.yaml": (line_of(rejected / "status200.yaml", "status: 200"),
                            ["200 is less than the minimum of 400", "[fixture format rule:", "status/minimum]"]),

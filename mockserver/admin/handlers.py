@@ -12,30 +12,37 @@ import asyncio
 import gc
 import os
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 import orjson
+import yaml
 
-from mockserver import __version__
+from mockserver import __version__, live_settings
+from mockserver.admin import journal_query
 from mockserver.errors import InvalidRequest, NotFound, PayloadTooLarge
 from mockserver.fixtures.loader import FixtureLoadError
-from mockserver.fixtures.matching import last_user_text
 from mockserver.limits import MAX_FIXTURE_FILE_BYTES
 from mockserver.outcome import JsonOutcome, StreamOutcome
 from mockserver.stream import StreamPlan
 
 SPEC = Path(__file__).with_name("admin.yaml")
+DEFAULT_SESSION = "default"  # the session of a request without X-Mock-Session
 
 
 def _session(call: Any) -> str | None:
     return call.headers.get("x-mock-session") or None
 
 
-def _flag(value: Any) -> bool | None:
-    if value is None:
-        return None
-    return str(value).lower() in ("1", "true", "yes")
+@lru_cache(maxsize=None)
+def declared_query(operation_id: str) -> tuple[str, ...]:
+    """The query parameters ``admin.yaml`` declares for an operation: the one list of what is accepted."""
+    for item in yaml.safe_load(SPEC.read_text(encoding="utf-8"))["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and operation.get("operationId") == operation_id:
+                return tuple(p["name"] for p in operation.get("parameters", []) if p.get("in") == "query")
+    raise LookupError(f"admin.yaml has no operation {operation_id!r}")
 
 
 def process_stats() -> dict[str, Any]:
@@ -80,42 +87,21 @@ def _entries(call: Any) -> list[dict[str, Any]]:
     return call.state.journal(_session(call))
 
 
-def _keep(entry: dict[str, Any], rules: dict[str, Any]) -> bool:
-    if rules.get("spec") is not None and entry.get("spec") != rules["spec"]:
-        return False
-    if rules.get("operation") is not None and entry.get("operation") != rules["operation"]:
-        return False
-    if rules.get("fixture") is not None:
-        wanted = rules["fixture"]
-        if (entry.get("source") != "generated") if wanted == "generated" else (entry.get("fixture") != wanted):
-            return False
-    if rules.get("unmatched") is not None and (entry.get("source") == "unmatched") != rules["unmatched"]:
-        return False
-    if rules.get("invalid") is not None:
-        invalid = bool(entry.get("error")) and entry.get("source") is None
-        if invalid != rules["invalid"]:
-            return False
-    if rules.get("since") is not None and entry.get("time", 0) < float(rules["since"]):
-        return False
-    if rules.get("status") is not None and entry.get("status") != rules["status"]:
-        return False
-    body = entry.get("body") if isinstance(entry.get("body"), dict) else {}
-    if rules.get("model") is not None and body.get("model") != rules["model"]:
-        return False
-    if rules.get("last_user_contains") is not None:
-        messages = body.get("messages") if isinstance(body.get("messages"), list) else []
-        if rules["last_user_contains"] not in (last_user_text(messages) or ""):
-            return False
-    if rules.get("stream") is not None and (entry.get("stream") is not None) != rules["stream"]:
-        return False
-    return True
+def _matching(call: Any, rules: dict[str, Any]) -> list[dict[str, Any]]:
+    """The journal entries (of the session, if one is named) that ``rules`` select."""
+    defaults = {(op.spec, op.operation_id): op.stream_default
+                for c in call.state.contracts for op in c.operations.values()}
+    keep = journal_query.compile_matcher(rules, lambda e: defaults.get((e.get("spec"), e.get("operation"))))
+    return [e for e in _entries(call) if keep(e)]
 
 
 async def list_requests(call: Any) -> JsonOutcome:
-    p = call.params
-    rules = {"spec": p.get("spec"), "operation": p.get("operation"), "fixture": p.get("fixture"),
-             "unmatched": _flag(p.get("unmatched")), "invalid": _flag(p.get("invalid")), "since": p.get("since")}
-    return JsonOutcome({"requests": [e for e in _entries(call) if _keep(e, rules)]})
+    rules = journal_query.from_query(call.params, declared_query("listRequests"))
+    return JsonOutcome({"requests": _matching(call, rules)})
+
+
+async def find_requests(call: Any) -> JsonOutcome:
+    return JsonOutcome({"requests": _matching(call, call.body or {})})
 
 
 async def stream_requests(call: Any) -> StreamOutcome:
@@ -146,7 +132,7 @@ async def clear_requests(call: Any) -> JsonOutcome:
 
 
 async def count_requests(call: Any) -> JsonOutcome:
-    return JsonOutcome({"count": sum(1 for e in _entries(call) if _keep(e, call.body or {}))})
+    return JsonOutcome({"count": len(_matching(call, call.body or {}))})
 
 
 async def list_fixtures(call: Any) -> JsonOutcome:
@@ -190,34 +176,78 @@ async def reset_state(call: Any) -> JsonOutcome:
     call.state.flush_journal()
     call.store.journal_clear(session)
     call.state.registry.reset(session)
+    _live(call).reset(session)
     if session is None:
         call.state.registry.delete_runtime()
         for thread_id, _ in call.store.threads():
             call.store.delete(thread_id)
     else:
-        for thread_id, _ in call.store.threads():
-            if thread_id.startswith(f"{session}/"):
-                call.store.delete(thread_id)
+        for key, _ in call.store.threads():
+            if _own_thread(session, key) is not None:
+                call.store.delete(key)
     return JsonOutcome({"reset": True, "session": session})
 
 
+# --- ARK threads ---------------------------------------------------------------------------------
+# The chat handler keys a thread by session: a thread of the default session (no header) by its
+# id, another session's as "SESSION/ID". With X-Mock-Session these endpoints are that session's
+# view: its threads under their plain ids, and nothing of any other session. Without the header,
+# every thread under its stored key (the default session's are plain ids).
+
+
+def _thread_key(session: str | None, thread_id: str) -> str:
+    return thread_id if session in (None, DEFAULT_SESSION) else f"{session}/{thread_id}"
+
+
+def _own_thread(session: str, key: str) -> str | None:
+    """The plain id of stored thread ``key`` if it belongs to ``session``, else None."""
+    if session == DEFAULT_SESSION:
+        return None if "/" in key else key  # another session's key always has one
+    prefix = f"{session}/"
+    return key[len(prefix):] if key.startswith(prefix) else None
+
+
 async def list_threads(call: Any) -> JsonOutcome:
-    return JsonOutcome({"threads": [{"thread_id": t, "messages": n} for t, n in call.store.threads()]})
+    session = _session(call)
+    threads = [(key if session is None else _own_thread(session, key), n) for key, n in call.store.threads()]
+    return JsonOutcome({"threads": [{"thread_id": t, "messages": n} for t, n in threads if t is not None]})
 
 
 async def get_thread(call: Any) -> JsonOutcome:
     thread_id = call.params["thread_id"]
-    messages = call.store.messages(thread_id)
+    messages = call.store.messages(_thread_key(_session(call), thread_id))
     if messages is None:
-        raise NotFound(f"No thread {thread_id!r}.", param="thread_id")
+        raise NotFound(f"No thread {thread_id!r}{_in_session(call)}.", param="thread_id")
     return JsonOutcome({"thread_id": thread_id, "messages": messages})
 
 
 async def delete_thread(call: Any) -> JsonOutcome:
     thread_id = call.params["thread_id"]
-    if not call.store.delete(thread_id):
-        raise NotFound(f"No thread {thread_id!r}.", param="thread_id")
+    if not call.store.delete(_thread_key(_session(call), thread_id)):
+        raise NotFound(f"No thread {thread_id!r}{_in_session(call)}.", param="thread_id")
     return JsonOutcome({"thread_id": thread_id, "deleted": True})
+
+
+def _in_session(call: Any) -> str:
+    session = _session(call)
+    return f" in session {session!r}" if session else ""
+
+
+# --- settings changed at runtime -------------------------------------------------------------------
+
+
+def _live(call: Any) -> live_settings.LiveSettings:
+    return live_settings.of(call.store, call.settings)
+
+
+async def get_settings(call: Any) -> JsonOutcome:
+    return JsonOutcome(_live(call).view(_session(call)))
+
+
+async def put_settings(call: Any) -> JsonOutcome:
+    body = call.body if isinstance(call.body, dict) else {}
+    _live(call).update(_session(call), body)
+    return JsonOutcome(_live(call).view(_session(call)))
 
 
 HANDLERS: dict[str, Callable[[Any], Any]] = {
@@ -226,6 +256,7 @@ HANDLERS: dict[str, Callable[[Any], Any]] = {
     "clearRequests": clear_requests,
     "streamRequests": stream_requests,
     "countRequests": count_requests,
+    "findRequests": find_requests,
     "listFixtures": list_fixtures,
     "addFixtures": add_fixtures,
     "deleteFixtures": delete_fixtures,
@@ -234,4 +265,6 @@ HANDLERS: dict[str, Callable[[Any], Any]] = {
     "listThreads": list_threads,
     "getThread": get_thread,
     "deleteThread": delete_thread,
+    "getSettings": get_settings,
+    "putSettings": put_settings,
 }
