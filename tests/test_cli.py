@@ -45,23 +45,23 @@ def test_fixture_lint_names_file_and_line(tmp_path):
     bad.write_text("fixtures:\n  - id: one\n    response:\n      content: hi\n  - id: two\n    match:\n      nonsense: 1\n")
     done = run("lint", "--fixtures", str(bad))
     assert done.returncode == 1
-    assert f"{bad}:6:" in done.stdout and "nonsense" in done.stdout and "REJECTED" in done.stdout
+    assert f"{bad}:7:" in done.stdout  # the unknown key's own line and "nonsense" in done.stdout and "REJECTED" in done.stdout
 
 
 def test_request_log_lines_text_and_json(make_server):
     srv = make_server("--log-level", "info")
-    httpx.post(srv.url + "/v1/chat/completions", json={"model": "m", "messages": []})
-    httpx.post(srv.url + "/v1/chat/completions", json={"messages": []})
+    httpx.post(srv.url + "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    httpx.post(srv.url + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
     srv.stop()
     out = srv.output()
     assert "POST /v1/chat/completions 200 generated" in out
     assert "POST /v1/chat/completions 400 missing_required_parameter" in out
     quiet = make_server("--log-level", "info", "--quiet")
-    httpx.post(quiet.url + "/v1/chat/completions", json={"model": "m", "messages": []})
+    httpx.post(quiet.url + "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
     quiet.stop()
     assert "POST /v1/chat/completions 200" not in quiet.output()
     js = make_server("--log-level", "info", "--json-logs")
-    httpx.post(js.url + "/v1/chat/completions", json={"model": "m", "messages": []})
+    httpx.post(js.url + "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
     js.stop()
     lines = [json.loads(line) for line in js.output().splitlines() if line.startswith("{")]
     request = next(line for line in lines if line.get("logger") == "mockserver.requests")
