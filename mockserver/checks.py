@@ -101,13 +101,33 @@ def _schema_verdict(canonical: bytes) -> tuple[str, str] | None:
     schema = orjson.loads(canonical)
     try:
         generate(schema, seed=0)
-    except GenerationBudgetExceeded as exc:
-        return "unsatisfiable_schema", f"the mock will not generate an instance of it at {exc.path}: {exc.reason}"
-    except UnsatisfiableSchema as exc:
-        return "unsatisfiable_schema", f"no value can satisfy it at {exc.path or '(root)'}: {exc.reason}"
-    except RecursionError:
-        return "invalid_schema", "it nests too deeply"
+    except (UnsatisfiableSchema, RecursionError) as exc:
+        return _generation_verdict(exc, GenerationBudgetExceeded)
     return None
+
+
+def _generation_verdict(exc: BaseException, budget_error: type) -> tuple[str, str]:
+    if isinstance(exc, RecursionError):
+        return "invalid_schema", "it nests too deeply"
+    if isinstance(exc, budget_error):
+        return "unsatisfiable_schema", f"the mock will not generate an instance of it at {exc.path}: {exc.reason}"
+    return "unsatisfiable_schema", f"no value can satisfy it at {exc.path or '(root)'}: {exc.reason}"
+
+
+def instance(schema: Any, *, seed: Any, param: str) -> Any:
+    """An instance of a request-supplied schema for this request's seed.
+
+    The schema was checked with seed 0 when the request was read; another seed
+    can still miss (a bounded search) or run out of budget (the deadline), and
+    that is the request's schema's doing: a 400 naming it, never a 500.
+    """
+    from mockserver.sources.schema_instances import GenerationBudgetExceeded, UnsatisfiableSchema, generate
+
+    try:
+        return generate(schema, seed=seed)
+    except (UnsatisfiableSchema, RecursionError) as exc:
+        code, why = _generation_verdict(exc, GenerationBudgetExceeded)
+        raise InvalidRequest(f"Invalid schema for '{param}': {why}.", param=param, code=code) from None
 
 
 def tools(body: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -225,6 +225,15 @@ def _explain(err: jsonschema.ValidationError) -> Violation:
             rule,
             "invalid_type",
         )
+    if err.validator == "minItems" and err.instance == []:
+        # OpenAI's own wording and code for an empty list where items are required
+        return Violation(
+            path,
+            f"Invalid '{format_param(path) or 'body'}': empty array. Expected an array with minimum length "
+            f"{err.validator_value}, but got an empty array instead.",
+            rule,
+            "empty_array",
+        )
     if err.validator == "enum":
         return Violation(
             path,

@@ -376,3 +376,42 @@ def test_generation_has_a_deadline_a_size_floor_and_a_merge_depth():
     chain["$defs"]["a2000"] = {"type": "string"}
     with pytest.raises(GenerationBudgetExceeded):
         generate(chain)
+
+
+# --- a request's own seed misses where seed 0 found an instance ------------------------------
+# The schema check generates with seed 0; the reply generates with the request's seed. A
+# bounded search (patterns, oneOf) or the deadline can fail for the second seed only: that
+# is still the request's schema's doing, a 400 naming it, never a 500. The in-process
+# server of the pytest plugin runs in this process, so the generator can be made to miss.
+
+from mockserver.sources import schema_instances  # noqa: E402
+
+
+@pytest.fixture
+def only_seed_zero_generates(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = schema_instances.generate
+
+    def generate(schema, *, seed=0, **options):
+        if seed != 0:
+            raise schema_instances.GenerationBudgetExceeded("#", "took longer than the test allows")
+        return real(schema, seed=seed, **options)
+
+    monkeypatch.setattr(schema_instances, "generate", generate)
+
+
+@pytest.mark.parametrize("feature", ["tool", "response_format"])
+def test_generation_that_fails_for_the_request_seed_is_a_400(chat_mock, only_seed_zero_generates, feature):
+    body: dict = {"model": "m", "stream": False, "messages": [{"role": "user", "content": "hi"}]}
+    if feature == "tool":
+        body["tools"] = [{"type": "function", "function": {"name": "f", "parameters": {
+            "type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}}}]
+        body["tool_choice"] = "required"
+        param = "tools[0].function.parameters"
+    else:
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "x", "schema": {
+            "type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}}}
+        param = "response_format.json_schema.schema"
+    resp = httpx.post(chat_mock.multimedia_base_url + "/chat/completions", json=body, timeout=30)
+    assert resp.status_code == 400, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == "unsatisfiable_schema" and error["param"] == param, error

@@ -65,6 +65,8 @@ def test_multimedia_defects_are_all_found_and_fixed():
     }
     assert [f["fixed_by"] for f in checks["stream-without-sse"]] == [["MM-7"]]
     assert [f["fixed_by"] for f in checks["no-error-response"]] == [["MM-8"]]
+    assert [(f["where"], f["fixed_by"]) for f in checks["messages-may-be-empty"]] == [
+        ("$.components.schemas.ChatCompletionRequest.properties.messages", ["MM-10"])]
     assert all(f["fixed_by"] for f in items if f["severity"] == "defect")
 
 
@@ -75,12 +77,13 @@ def test_ark_defects():
     assert [f["fixed_by"] for f in checks["servers-path"]] == [["ARK-1"]]
     assert [f["fixed_by"] for f in checks["sse-without-chunk-schema"]] == [["ARK-2"]]
     assert [f["fixed_by"] for f in checks["no-error-response"]] == [["ARK-3"]]
+    assert [f["fixed_by"] for f in checks["messages-may-be-empty"]] == [["ARK-4"]]
 
 
 def test_no_errata_leaves_defects_unfixed_and_fails():
     done = lint("--no-errata", "specs/multimedia.yaml")
     assert done.returncode == 1
-    assert done.stdout.count("[UNFIXED]") == 10
+    assert done.stdout.count("[UNFIXED]") == 11
     assert "0 fixed" in done.stdout
 
 
@@ -132,8 +135,8 @@ def test_bad_overlays_are_rejected_with_the_file(tmp_path, doc, needle):
 
 def test_serve_reports_specs_and_errata_at_start_up(server):
     out = server.output()
-    assert "spec ark:" in out and "errata: ARK-1, ARK-2, ARK-3" in out
-    assert "spec multimedia:" in out and "errata: MM-1, MM-2, MM-3, MM-4, MM-5, MM-6, MM-7, MM-8, MM-9" in out
+    assert "spec ark:" in out and "errata: ARK-1, ARK-2, ARK-3, ARK-4" in out
+    assert "spec multimedia:" in out and "errata: MM-1, MM-2, MM-3, MM-4, MM-5, MM-6, MM-7, MM-8, MM-9, MM-10" in out
     assert "POST /chat/completions" in out
 
 
@@ -141,7 +144,7 @@ def test_serve_without_errata_warns_about_each_defect(make_server):
     srv = make_server("--no-errata")
     out = srv.output()
     assert "errata: none" in out
-    assert out.count("warning:") == 10 + 3
+    assert out.count("warning:") == 11 + 4
     assert "oneOf requires exactly one" in out
 
 

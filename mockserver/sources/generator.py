@@ -23,12 +23,11 @@ from xml.sax.saxutils import escape
 import orjson
 from faker import Faker
 
-from mockserver import tokens
+from mockserver import checks, tokens
 from mockserver.ids import fresh_hex
 from mockserver.chat import ChatRequest
 from mockserver.reply import Reply, ToolCall, Usage
 from mockserver.sources import audio
-from mockserver.sources.schema_instances import generate
 
 # Fields that do not change what the assistant says: the same conversation
 # asked streamed or not reads the same.
@@ -121,7 +120,8 @@ def _pick_tools(req: ChatRequest, rng: random.Random) -> list[str]:
 def _tool_calls(req: ChatRequest, seed: int, rng: random.Random) -> list[ToolCall]:
     calls = []
     for i, name in enumerate(_pick_tools(req, rng)):
-        arguments = generate(req.tools[name], seed=f"{seed}:{name}:{i}")
+        where = f"tools[{list(req.tools).index(name)}].function.parameters"
+        arguments = checks.instance(req.tools[name], seed=f"{seed}:{name}:{i}", param=where)
         calls.append(ToolCall("call_" + _hex(rng, 24), name, orjson.dumps(arguments).decode()))
     return calls
 
@@ -163,7 +163,8 @@ def reply_for(req: ChatRequest, server_seed: int) -> Reply:
         usage.completion_tokens = sum(tokens.count(c.name) + tokens.count(c.arguments) for c in reply.tool_calls)
     else:
         if req.response_schema is not None:
-            text = orjson.dumps(generate(req.response_schema, seed=seed)).decode()
+            text = orjson.dumps(checks.instance(req.response_schema, seed=seed,
+                                                param="response_format.json_schema.schema")).decode()
         else:
             text = _acknowledge(req) + assistant_text(seed)
         if req.token_limit is not None and tokens.count(text) > req.token_limit:

@@ -254,6 +254,29 @@ def check_streaming(doc: dict) -> Iterator[Finding]:
                           "stream chunks have no schema (only an example documents them), so no chunk can be checked")
 
 
+def check_empty_messages(doc: dict) -> Iterator[Finding]:
+    """A chat request's ``messages`` that may be empty: nothing to answer.
+
+    The API answers an empty list with 400 (and so does the mock), so a
+    contract that allows it promises an answer that never comes.
+    """
+    for path, method, op in _operations(doc):
+        body = resolve_ref(doc, op.get("requestBody") or {})
+        media = (body.get("content") or {}).get("application/json") or {}
+        raw = media.get("schema")
+        where = ["paths", path, method, "requestBody", "content", "application/json", "schema"]
+        if _ref_name(raw):
+            where = ["components", "schemas", _ref_name(raw)]
+        schema = resolve_ref(doc, raw)
+        messages = ((schema or {}).get("properties") or {}).get("messages")
+        if messages is None or "array" not in _types(doc, messages):
+            continue
+        if _ref_name(messages) is None and (messages.get("minItems") or 0) < 1:
+            yield Finding("messages-may-be-empty", jpath([*where, "properties", "messages"]),
+                          "messages may be an empty list, but a conversation without a message has nothing to "
+                          "answer: the API (and the mock) answers it with 400; declare minItems: 1")
+
+
 def check_error_responses(doc: dict) -> Iterator[Finding]:
     for path, method, op in _operations(doc):
         codes = [str(c) for c in (op.get("responses") or {})]
@@ -292,7 +315,8 @@ def note_openai_divergence(doc: dict) -> Iterator[Finding]:
 
 
 CHECKS = (check_oneof_ambiguity, check_tag_names, check_tool_call_turns, check_tool_calls_arrays,
-          check_streaming, check_error_responses, check_servers, note_unused_schemas, note_openai_divergence)
+          check_streaming, check_empty_messages, check_error_responses, check_servers, note_unused_schemas,
+          note_openai_divergence)
 
 
 def find(doc: dict) -> list[Finding]:
