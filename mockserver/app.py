@@ -27,6 +27,7 @@ from mockserver.server.router import MockApp, Mount
 from mockserver.specs.loader import LoadedSpec, SpecError, load_all, load_spec
 from mockserver.fixtures.registry import Registry, watch_interval
 from mockserver.journal import Record
+from mockserver.journal_live import LiveFeed
 from mockserver.report import write_report
 from mockserver.recording import modes
 from mockserver.state import open_store
@@ -47,7 +48,7 @@ class AppState:
     _watcher: asyncio.Task | None = None
     _flusher: asyncio.Task | None = None
     _pending: list = field(default_factory=list)  # journal entries not yet in the store
-    listeners: set[asyncio.Queue] = field(default_factory=set)  # live journal streams (the inspector page)
+    feed: LiveFeed = field(default_factory=LiveFeed)  # the live journal stream (the inspector page)
     _pacer: Pacer | None = None
 
     @property
@@ -61,6 +62,7 @@ class AppState:
     @property
     def requests_log(self) -> logging.Logger:
         return logging.getLogger("mockserver.requests")
+
     def journal_write(self, record: Record) -> None:
         """Buffer the entry; it reaches the store within JOURNAL_FLUSH_S, in one
         transaction with its neighbours (one write per request would make the
@@ -70,9 +72,9 @@ class AppState:
         if len(self._pending) >= JOURNAL_BATCH or self._flusher is None:
             self.flush_journal()
         self.requests_log.info(entry)
-        for queue in list(self.listeners):
-            if queue.qsize() < 1000:  # a stalled page must not make the server hold every entry
-                queue.put_nowait(entry)
+        self.feed.closed(record)
+        if self.feed.listeners:
+            self.feed.publish(entry)
 
     def flush_journal(self) -> None:
         if self._pending:

@@ -4,24 +4,76 @@ The HTTP layer opens a :class:`Record` per request; the body validator, the
 handler and the sender fill it in; it is written to the store (bounded) when
 the response is done. Invalid requests are journaled too, with their error:
 that is what a contract test wants to read. Secrets never reach the store.
+
+What was answered is kept beside the request, as WireMock's and MockServer's
+journals keep it: the response headers, and the body's text or a stream's
+events, up to :data:`~mockserver.limits.MAX_JOURNAL_BODY_BYTES` (past it the
+text is cut, ``truncated`` says so and ``size`` keeps the whole size). A
+paced stream's events are not copied as they go out: its writes were all
+planned before the first (:func:`mockserver.stream.timeline`), so the record
+holds that plan and reads off it what was sent when an entry is built. That
+keeps a stream's hot path free of journal work, and lets the live feed
+(:mod:`mockserver.journal_live`) show a stream while it runs at no cost per
+event.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from mockserver import nesting
-from mockserver.limits import MAX_JSON_DEPTH
+from mockserver.ids import fresh_hex
+from mockserver.limits import MAX_JOURNAL_BODY_BYTES, MAX_JSON_DEPTH
 
 REDACTED = "[redacted]"
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "cookie", "set-cookie",
                             "proxy-authorization", "x-admin-token"})
+STREAMING = "streaming"  # the state of a stream still being sent
 
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def stream_state(stats: dict[str, Any]) -> str:
+    """How a finished stream ended, in one word: the worst thing that happened to it wins."""
+    for flag in ("disconnected", "cut", "error", "done"):
+        if stats.get(flag):
+            return flag
+    return "ended"  # closed without [DONE], as planned (a fixture's no_done)
+
+
+def events_of(text: str) -> list[str]:
+    """An event stream's text as its events, each without the blank line that ends it."""
+    return [event for event in text.split("\n\n") if event]
+
+
+def kept_text(data: bytes, room: int = MAX_JOURNAL_BODY_BYTES) -> str:
+    """At most ``room`` bytes of ``data`` as text (a character cut in two at the end is dropped)."""
+    return data[:room].decode("utf-8", "ignore") if room > 0 else ""
+
+
+def kept_events(writes: Sequence[bytes], room: int = MAX_JOURNAL_BODY_BYTES,
+                size: int | None = None) -> list[str]:
+    """A planned stream's writes (one event each, ending with its blank line) as events,
+    within ``room`` bytes in all; ``size``: their total, if known.
+
+    Each write decoded alone: for a stream's few-hundred-byte events that is
+    twice as fast as joining them and splitting the text again.
+    """
+    if (size if size is not None else sum(map(len, writes))) <= room:
+        return [write[:-2].decode("utf-8", "ignore") for write in writes]
+    events: list[str] = []
+    for write in writes:
+        if room <= 0:
+            break
+        text = (write if len(write) <= room else write[:room]).decode("utf-8", "ignore")
+        room -= len(write)
+        if text:
+            events.append(text[:-2] if text.endswith("\n\n") else text.rstrip("\n"))
+    return events
 
 
 @dataclass
@@ -40,17 +92,85 @@ class Record:
     near_misses: list[str] = field(default_factory=list)
     stream: dict[str, Any] | None = None
     request_id: str | None = None  # the x-request-id the answer carried
+    query: str = ""
+    http_version: str = "1.1"
+    # Names this exchange in the live feed, where a stream's entry is sent again as it progresses.
+    id: str = field(default_factory=lambda: fresh_hex(16))
+    response_headers: Sequence[tuple[bytes, bytes]] | None = None  # as sent with the status line
+    answered: float | None = None  # when the status line went out
+    # A paced stream's planned writes (mockserver.stream.Frame) and, after them, a write
+    # that was not planned (the error event of a shutdown); None for every other answer.
+    frames: list[Any] | None = None
+    tail: bytes = b""
+    _out: list[bytes] = field(default_factory=list)  # any other answer's writes, within the budget
+    _out_size: int = 0
+    _published: int = 0  # stream events already in the live feed, and their bytes
+    _published_size: int = 0
 
-    def entry(self) -> dict[str, Any]:
+    def take(self, body: bytes) -> None:
+        """One write of an answer that is not a planned stream (a JSON body, a relayed stream's piece)."""
+        if body:
+            if self._out_size < MAX_JOURNAL_BODY_BYTES:
+                self._out.append(body)
+            self._out_size += len(body)
+
+    def _sent(self) -> tuple[list[bytes], int]:
+        """What went out so far: the writes (the first ones within the budget at least), and their size."""
+        if self.frames is None:
+            return self._out, self._out_size
+        stats = self.stream or {}
+        sent = stats.get("events", 0)
+        bodies = [frame.body for frame in self.frames[:sent]]
+        if sent < len(self.frames):
+            last = self.frames[sent]  # the closing write, if it went out
+            if (last.kind == "done" and stats.get("done")) or \
+                    (last.kind == "error" and stats.get("error") and not stats.get("cut")):
+                bodies.append(last.body)
+        if self.tail:
+            bodies.append(self.tail)
+        return bodies, sum(map(len, bodies))
+
+    def _response(self) -> dict[str, Any] | None:
+        if self.response_headers is None:
+            return None  # no status line went out (the client left first)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.response_headers}
+        bodies, size = self._sent()
+        body: str | None = None
+        chunks: list[str] | None = None
+        if self.frames is not None:
+            chunks = kept_events(bodies, size=size)
+        elif headers.get("content-type", "").startswith("text/event-stream"):
+            chunks = events_of(kept_text(b"".join(bodies)))  # a relayed stream: its pieces are not events
+        else:
+            body = kept_text(b"".join(bodies))
+        return {
+            "headers": redact_headers(headers),
+            "first_byte_ms": round((self.answered - self.started) * 1000, 3) if self.answered else None,
+            "body": body,
+            "chunks": chunks,
+            "size": size,
+            "truncated": size > MAX_JOURNAL_BODY_BYTES,
+        }
+
+    def _stream(self, live: bool) -> dict[str, Any] | None:
+        if self.stream is None:
+            return None
+        return {**self.stream, "state": STREAMING if live else stream_state(self.stream)}
+
+    def entry(self, live: bool = False) -> dict[str, Any]:
+        """The journal entry; ``live``: of a stream still being sent (the live feed's view of it)."""
         # A body is refused past this depth on the way in; this guards the
         # store's encoder (254 levels) against a body that never went through that check.
         body = (self.body if nesting.within(self.body, MAX_JSON_DEPTH)
                 else f"[a JSON body nested deeper than {MAX_JSON_DEPTH} levels]")
         return {
+            "id": self.id,
             "time": self.started,
             "session": self.session,
             "method": self.method,
             "path": self.path,
+            "query": self.query,
+            "http_version": self.http_version,
             "spec": self.spec,
             "operation": self.operation,
             "headers": redact_headers(self.headers),
@@ -60,7 +180,41 @@ class Record:
             "source": self.source,
             "fixture": self.source[8:] if self.source and self.source.startswith("fixture:") else None,
             "near_misses": self.near_misses,
-            "stream": self.stream,
+            "stream": self._stream(live),
             "request_id": self.request_id,
+            "response": self._response(),
+            "duration_ms": round((time.time() - self.started) * 1000, 3),
+        }
+
+    def progress(self) -> dict[str, Any] | None:
+        """What a stream still being sent did since the last call: a partial entry for the
+        live feed (``update: true``, only the new events), or None if it sent nothing new.
+
+        Why partial: a full entry every tenth of a second would send the
+        request and every event again; the page keeps what it has and appends.
+        """
+        if self.frames is None or self.stream is None:
+            return None
+        sent = self.stream.get("events", 0)
+        if sent <= self._published:
+            return None
+        writes = [frame.body for frame in self.frames[self._published:sent]]
+        first, before = self._published, self._published_size
+        size = before + sum(map(len, writes))
+        self._published, self._published_size = sent, size
+        return {
+            "id": self.id,
+            "update": True,
+            "time": self.started,
+            "session": self.session,
+            "method": self.method,
+            "path": self.path,
+            "spec": self.spec,
+            "operation": self.operation,
+            "status": self.status,
+            "source": self.source,
+            "stream": self._stream(live=True),
+            "response": {"chunks": kept_events(writes, MAX_JOURNAL_BODY_BYTES - before, size - before),
+                         "chunks_from": first, "size": size, "truncated": size > MAX_JOURNAL_BODY_BYTES},
             "duration_ms": round((time.time() - self.started) * 1000, 3),
         }

@@ -47,6 +47,13 @@ MAX_YAML_ALIASES = 1_000
 # anchored list would otherwise multiply the file's size within MAX_YAML_ALIASES.
 MAX_YAML_ALIAS_NODES = 100_000
 
+# --- the request journal ------------------------------------------------------------------
+# What one journal entry keeps of the answer sent: a response body's text, or
+# a stream's events. Past it the text is cut, marked (``truncated``) and its
+# full size kept. A full journal (--journal-size entries) holds at most that
+# many times this of answers, beside the requests themselves.
+MAX_JOURNAL_BODY_BYTES = 64 * 1024
+
 # --- logging ----------------------------------------------------------------------------
 # Any text from a request or a user file quoted in a log line is cut to this.
 MAX_LOG_TEXT = 2_000

@@ -122,6 +122,10 @@ class LiveSettings:
                 self.store.kv_set(_key(scope, name), json.dumps(_normal(name, value)))
         self._bump()
 
+    def version(self) -> str:
+        """The store's change counter: moves with every change made by any process."""
+        return str(self.store.kv_get(VERSION) or 0)
+
     def reset(self, session: str | None) -> None:
         """Forget a session's changes, or (``None``) every change, the sessions' included."""
         self.store.kv_delete_prefix(PREFIX if session is None else _key(_scope(session), ""))

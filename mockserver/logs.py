@@ -36,8 +36,9 @@ def _request_line(entry: dict[str, Any]) -> str:
     stream = entry.get("stream")
     extra = ""
     if stream:
+        state = stream.get("state") or ("cut" if stream.get("cut") else "ended")
         extra = f" stream:{stream.get('events')}ev" + ("" if stream.get("done") else
-                                                       " (cut)" if stream.get("cut") else " (no [DONE])")
+                                                       " (no [DONE])" if state == "ended" else f" ({state})")
     session = "" if entry.get("session") == "default" else f" session:{entry.get('session')}"
     return (f"{entry.get('method')} {entry.get('path')} {entry.get('status')} {source}"
             f"{extra}{session} {entry.get('duration_ms', 0):.1f} ms")

@@ -20,7 +20,7 @@ import orjson
 import yaml
 
 from mockserver import __version__, live_settings
-from mockserver.admin import journal_query
+from mockserver.admin import har, journal_query
 from mockserver.errors import InvalidRequest, NotFound, PayloadTooLarge
 from mockserver.fixtures.loader import FixtureLoadError
 from mockserver.limits import MAX_FIXTURE_FILE_BYTES
@@ -100,29 +100,51 @@ async def list_requests(call: Any) -> JsonOutcome:
     return JsonOutcome({"requests": _matching(call, rules)})
 
 
+async def export_har(call: Any) -> JsonOutcome:
+    """The journal (the same filters as listRequests) as a HAR 1.2 archive, offered as a download."""
+    rules = journal_query.from_query(call.params, declared_query("exportHar"))
+    return JsonOutcome(har.har(_matching(call, rules), __version__),
+                       headers={"content-disposition": 'attachment; filename="mockserver.har"'})
+
+
 async def find_requests(call: Any) -> JsonOutcome:
     return JsonOutcome({"requests": _matching(call, call.body or {})})
 
 
 async def stream_requests(call: Any) -> StreamOutcome:
-    """The backlog, then every new entry, until the client goes away."""
+    """The backlog and the streams running now, then every new entry and each running
+    stream's progress (:mod:`mockserver.journal_live`), until the client goes away."""
     state, session = call.state, _session(call)
     backlog = int(call.params.get("backlog", 50))
-    queue: asyncio.Queue = asyncio.Queue()
-    state.listeners.add(queue)
+    feed = state.feed
+    queue = feed.subscribe()  # before the backlog is read: an entry may be in both, never in neither
 
-    async def feed() -> Any:
+    def mine(entry: dict[str, Any]) -> bool:
+        return session is None or entry.get("session") == session
+
+    def recent() -> list[dict[str, Any]]:
+        if not backlog:
+            return []
+        if session is None:  # the newest entries only, not the whole journal (each with its answer)
+            state.flush_journal()
+            return call.store.journal(None, limit=min(backlog, state.settings.journal_size))
+        return _entries(call)[-backlog:]
+
+    async def items() -> Any:
         try:
-            for entry in (_entries(call)[-backlog:] if backlog else []):
+            for entry in recent():
                 yield entry
+            for entry in feed.running():
+                if mine(entry):
+                    yield entry
             while True:
                 entry = await queue.get()
-                if session is None or entry.get("session") == session:
+                if mine(entry):
                     yield entry
         finally:
-            state.listeners.discard(queue)
+            feed.unsubscribe(queue)
 
-    return StreamOutcome(feed(), StreamPlan(no_done=True))
+    return StreamOutcome(items(), StreamPlan(no_done=True))
 
 
 async def clear_requests(call: Any) -> JsonOutcome:
@@ -143,6 +165,11 @@ async def list_fixtures(call: Any) -> JsonOutcome:
                      for f in registry.active()],
         "errors": registry.errors,
     })
+
+
+async def admin_versions(call: Any) -> JsonOutcome:
+    """Cheap change markers: a page polls these and reloads a panel only when its marker moves."""
+    return JsonOutcome({"fixtures": call.state.registry.version(), "settings": _live(call).version()})
 
 
 async def add_fixtures(call: Any) -> JsonOutcome:
@@ -257,6 +284,8 @@ HANDLERS: dict[str, Callable[[Any], Any]] = {
     "streamRequests": stream_requests,
     "countRequests": count_requests,
     "findRequests": find_requests,
+    "exportHar": export_har,
+    "adminVersions": admin_versions,
     "listFixtures": list_fixtures,
     "addFixtures": add_fixtures,
     "deleteFixtures": delete_fixtures,

@@ -116,6 +116,17 @@ def compile_matcher(rules: Mapping[str, Any],
     return keep
 
 
+def unknown_route(entry: Entry) -> bool:
+    """Refused because no operation is served there: an unknown path (404) or a wrong method (405)."""
+    return entry.get("status") in (404, 405) and not entry.get("operation") and entry.get("source") is None
+
+
+def refused_as_invalid(entry: Entry) -> bool:
+    """Refused before a source was chosen (validation, size, media type...), a path nobody serves aside:
+    a typo in a URL is not an invalid request. The inspector page applies the same rule."""
+    return bool(entry.get("error")) and entry.get("source") is None and not unknown_route(entry)
+
+
 def _journal_rules_hold(entry: Entry, rules: dict[str, Any]) -> bool:
     if "operation" in rules and entry.get("operation") != rules["operation"]:
         return False
@@ -125,7 +136,7 @@ def _journal_rules_hold(entry: Entry, rules: dict[str, Any]) -> bool:
             return False
     if "unmatched" in rules and (entry.get("source") == "unmatched") != rules["unmatched"]:
         return False
-    if "invalid" in rules and (bool(entry.get("error")) and entry.get("source") is None) != rules["invalid"]:
+    if "invalid" in rules and refused_as_invalid(entry) != rules["invalid"]:
         return False
     if "since" in rules and entry.get("time", 0) < float(rules["since"]):
         return False

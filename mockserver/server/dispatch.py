@@ -23,6 +23,7 @@ from mockserver import stream as sse
 from mockserver.contract import Contract
 from mockserver.errors import ContractViolation, MockError
 from mockserver.handlers import Call, JsonOutcome, StreamOutcome
+from mockserver.journal import Record
 from mockserver.server.asgi import CLIENT_GONE, headers_dict, send_json
 from mockserver.server.connexion_glue import routed_operation
 from mockserver.server.pacer import StreamCut
@@ -100,7 +101,7 @@ class Dispatcher:
             state.active_streams += 1
             stats: dict[str, Any] = {"events": 0, "done": False, "cut": False, "error": False, "disconnected": False}
             try:
-                await send_stream(outcome, operation, state, receive, send, stats)
+                await send_stream(outcome, operation, state, receive, send, stats, record)
             finally:
                 state.active_streams -= 1
                 # Also for a cut stream: the journal says it was cut. Not for a
@@ -123,8 +124,13 @@ class Dispatcher:
 
 
 async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receive: Receive, send: Send,
-                      stats: dict[str, Any]) -> dict[str, Any]:
-    """Send an SSE stream as planned, counting into ``stats``; a client that goes away cancels it at once."""
+                      stats: dict[str, Any], record: Record | None = None) -> dict[str, Any]:
+    """Send an SSE stream as planned, counting into ``stats``; a client that goes away cancels it at once.
+
+    With a ``record``, the stream is journaled from its status line on: the
+    record holds its planned writes and ``stats`` (the journal reads what was
+    sent off them) and the live feed shows it while it runs.
+    """
     plan = outcome.plan
     task = asyncio.current_task()
     ended = False  # the response's last write has gone out
@@ -162,6 +168,9 @@ async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receiv
         await send({"type": "http.response.start", "status": 200,
                     "headers": SSE_HEADERS + _header_list(outcome.headers)})
         started = True
+        if record is not None and not live:
+            record.stream, record.frames = stats, frames
+            state.feed.opened(record)
         if live:
             await _send_live(outcome.chunks, plan, operation, send_, stats)  # type: ignore[arg-type]
         else:
@@ -178,9 +187,11 @@ async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receiv
             if not started:
                 raise shutting_down() from None
             stats["error"] = True
+            tail = sse.error_event(shutting_down().body())
+            if record is not None:
+                record.tail = tail
             try:
-                await send({"type": "http.response.body", "body": sse.error_event(shutting_down().body()),
-                            "more_body": False})
+                await send({"type": "http.response.body", "body": tail, "more_body": False})
             except (OSError, asyncio.CancelledError):
                 pass
             return stats

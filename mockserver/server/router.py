@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,7 +121,11 @@ class MockApp:
                 if record is not None:
                     record.status = message["status"]
                     record.request_id = (sent_id or request_id).decode("latin-1")
+                    record.response_headers, record.answered = headers, time.time()
                 message = {**message, "headers": headers}
+            elif record is not None and record.frames is None:
+                # The answer's text for the journal (a planned stream's is read off its plan).
+                record.take(message.get("body", b""))
             try:
                 await send(message)
             except (OSError, RuntimeError) as exc:
@@ -144,7 +149,9 @@ class MockApp:
             if not admin:  # the journal records client traffic, not the admin API's
                 record = scope["mockserver.record"] = Record(
                     scope["method"], path, headers_dict(scope),
-                    session=(header(scope, b"x-mock-session") or b"default").decode("latin-1"))
+                    session=(header(scope, b"x-mock-session") or b"default").decode("latin-1"),
+                    query=scope.get("query_string", b"").decode("latin-1"),
+                    http_version=scope.get("http_version", "1.1"))
             method = scope["method"]
             requested = header(scope, b"access-control-request-method")
             if method == "OPTIONS" and requested:
