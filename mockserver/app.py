@@ -26,7 +26,7 @@ from mockserver.server.proxy import Recorder
 from mockserver.server.router import MockApp, Mount
 from mockserver.specs.loader import LoadedSpec, SpecError, load_all, load_spec
 from mockserver.fixtures.registry import Registry, watch_interval
-from mockserver.journal import Record
+from mockserver.journal import Record, materialize
 from mockserver.journal_live import LiveFeed
 from mockserver.report import write_report
 from mockserver.recording import modes
@@ -74,7 +74,7 @@ class AppState:
         self.requests_log.info(entry)
         self.feed.closed(record)
         if self.feed.listeners:
-            self.feed.publish(entry)
+            self.feed.publish(materialize(entry))
 
     def flush_journal(self) -> None:
         if self._pending:
@@ -84,7 +84,7 @@ class AppState:
     def journal(self, session: str | None) -> list[dict[str, Any]]:
         """The journal as the admin API shows it: this worker's buffer flushed first."""
         self.flush_journal()
-        return self.store.journal(session, limit=self.settings.journal_size)
+        return [materialize(e) for e in self.store.journal(session, limit=self.settings.journal_size)]
 
     async def _flush_forever(self) -> None:
         while True:

@@ -79,8 +79,11 @@ def _recording_misses(call: Call, req: ChatRequest) -> list[str]:
     registry = call.registry
     if registry is None:
         return []
-    lines = near_miss.cassette_misses(registry.cassettes(), call.operation.spec, call.body)
-    lines += conversations.divergences(registry.conversations(), req.messages, _tools(call))
+    cassettes, recorded = registry.cassettes(), registry.conversations()
+    if not cassettes and not recorded:
+        return []  # nothing recorded: nothing to compare (and nothing to pay on the hot path)
+    lines = near_miss.cassette_misses(cassettes, call.operation.spec, call.body)
+    lines += conversations.divergences(recorded, req.messages, _tools(call))
     return [clip(line, near_miss.ENTRY_LIMIT) for line in lines]
 
 

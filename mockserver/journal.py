@@ -55,6 +55,43 @@ def kept_text(data: bytes, room: int = MAX_JOURNAL_BODY_BYTES) -> str:
     return data[:room].decode("utf-8", "ignore") if room > 0 else ""
 
 
+EVENTS = "_events"  # a stored entry's stream answer (SentStream), until materialize() reads it
+
+
+class SentStream:
+    """A planned stream's answer as it went out, kept by reference.
+
+    Why: building a stream's events (joining, decoding, encoding a few KB) on
+    every request cost about 5 % of a streamed request, and the journal is
+    mostly never read. The in-memory store keeps this reference; the journal's
+    reader, or a store that must encode the entry, builds the events.
+    """
+
+    __slots__ = ("frames", "sent", "extra")
+
+    def __init__(self, frames: list[Any], sent: int, extra: list[bytes]) -> None:
+        self.frames, self.sent, self.extra = frames, sent, extra
+
+    def bodies(self) -> list[bytes]:
+        return [frame.body for frame in self.frames[:self.sent]] + self.extra
+
+
+def materialize(entry: dict[str, Any]) -> dict[str, Any]:
+    """A stored entry as the admin API shows it: a stream's answer as its events, its size.
+
+    A new dict where anything changes: a store may hand out the entries it keeps.
+    """
+    response = entry.get("response")
+    if response is None or EVENTS not in response:
+        return entry
+    bodies = response[EVENTS].bodies()
+    size = sum(map(len, bodies))
+    shown = {k: v for k, v in response.items() if k != EVENTS}
+    shown["chunks"] = kept_events(bodies, size=size)
+    shown["size"], shown["truncated"] = size, size > MAX_JOURNAL_BODY_BYTES
+    return {**entry, "response": shown}
+
+
 def kept_events(writes: Sequence[bytes], room: int = MAX_JOURNAL_BODY_BYTES,
                 size: int | None = None) -> list[str]:
     """A planned stream's writes (one event each, ending with its blank line) as events,
@@ -86,6 +123,7 @@ class Record:
     spec: str | None = None
     operation: str | None = None
     body: Any = None
+    body_checked: bool = False  # the body's depth was measured on the way in (not again here)
     status: int | None = None
     error: dict[str, Any] | None = None
     source: str | None = None  # "generated", "fixture:ID", "unmatched", "prefer:code"
@@ -114,56 +152,54 @@ class Record:
                 self._out.append(body)
             self._out_size += len(body)
 
-    def _sent(self) -> tuple[list[bytes], int]:
-        """What went out so far: the writes (the first ones within the budget at least), and their size."""
-        if self.frames is None:
-            return self._out, self._out_size
+    def _sent_stream(self) -> SentStream:
+        """A planned stream's writes that went out: the events counted, then the closing write and a tail."""
+        assert self.frames is not None
         stats = self.stream or {}
         sent = stats.get("events", 0)
-        bodies = [frame.body for frame in self.frames[:sent]]
+        extra: list[bytes] = []
         if sent < len(self.frames):
             last = self.frames[sent]  # the closing write, if it went out
             if (last.kind == "done" and stats.get("done")) or \
                     (last.kind == "error" and stats.get("error") and not stats.get("cut")):
-                bodies.append(last.body)
+                extra.append(last.body)
         if self.tail:
-            bodies.append(self.tail)
-        return bodies, sum(map(len, bodies))
+            extra.append(self.tail)
+        return SentStream(self.frames, sent, extra)
 
     def _response(self) -> dict[str, Any] | None:
         if self.response_headers is None:
             return None  # no status line went out (the client left first)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.response_headers}
-        bodies, size = self._sent()
+        common = {
+            "headers": redact_headers(headers),
+            "first_byte_ms": round((self.answered - self.started) * 1000, 3) if self.answered else None,
+        }
+        if self.frames is not None:  # a planned stream: its events are built when read (materialize)
+            return {**common, "body": None, "chunks": None, EVENTS: self._sent_stream()}
+        bodies, size = self._out, self._out_size
         body: str | None = None
         chunks: list[str] | None = None
-        if self.frames is not None:
-            chunks = kept_events(bodies, size=size)
-        elif headers.get("content-type", "").startswith("text/event-stream"):
+        if headers.get("content-type", "").startswith("text/event-stream"):
             chunks = events_of(kept_text(b"".join(bodies)))  # a relayed stream: its pieces are not events
         else:
             body = kept_text(b"".join(bodies))
-        return {
-            "headers": redact_headers(headers),
-            "first_byte_ms": round((self.answered - self.started) * 1000, 3) if self.answered else None,
-            "body": body,
-            "chunks": chunks,
-            "size": size,
-            "truncated": size > MAX_JOURNAL_BODY_BYTES,
-        }
+        return {**common, "body": body, "chunks": chunks, "size": size, "truncated": size > MAX_JOURNAL_BODY_BYTES}
 
     def _stream(self, live: bool) -> dict[str, Any] | None:
         if self.stream is None:
             return None
-        return {**self.stream, "state": STREAMING if live else stream_state(self.stream)}
+        shown = {k: v for k, v in self.stream.items() if k != "closing"}  # the senders' own marker
+        shown["state"] = STREAMING if live else stream_state(self.stream)
+        return shown
 
     def entry(self, live: bool = False) -> dict[str, Any]:
         """The journal entry; ``live``: of a stream still being sent (the live feed's view of it)."""
         # A body is refused past this depth on the way in; this guards the
         # store's encoder (254 levels) against a body that never went through that check.
-        body = (self.body if nesting.within(self.body, MAX_JSON_DEPTH)
+        body = (self.body if self.body_checked or nesting.within(self.body, MAX_JSON_DEPTH)
                 else f"[a JSON body nested deeper than {MAX_JSON_DEPTH} levels]")
-        return {
+        entry = {
             "id": self.id,
             "time": self.started,
             "session": self.session,
@@ -185,6 +221,7 @@ class Record:
             "response": self._response(),
             "duration_ms": round((time.time() - self.started) * 1000, 3),
         }
+        return materialize(entry) if live else entry  # the live feed shows events at once
 
     def progress(self) -> dict[str, Any] | None:
         """What a stream still being sent did since the last call: a partial entry for the

@@ -145,7 +145,8 @@ async def test_every_write_in_order_and_never_before_it_is_due():
         assert [body for _, body in sent] == [f.body for f in frames]
         for (at, _), frame in zip(sent, frames):
             assert at >= started + frame.due - 0.0011  # BATCH_S early at most
-        assert counts[name] == {"events": 6, "done": True, "cut": False, "error": False}
+        # "closing": the last write was marked before it went out (the disconnect watcher reads it)
+        assert counts[name] == {"events": 6, "done": True, "cut": False, "error": False, "closing": True}
 
 
 @on_a_loop

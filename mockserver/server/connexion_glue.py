@@ -86,7 +86,7 @@ class BodyValidator(AbstractRequestBodyValidator):
                 if deep:
                     raise _too_deep(where)
         if record is not None:
-            record.body = body
+            record.body, record.body_checked = body, True
         if operation.request is not None and not (body is None and not self._required):
             operation.request.check_request(body)
         replay = iter(messages)

@@ -133,13 +133,6 @@ async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receiv
     """
     plan = outcome.plan
     task = asyncio.current_task()
-    ended = False  # the response's last write has gone out
-
-    async def send_(message: dict[str, Any]) -> None:
-        nonlocal ended
-        await send(message)
-        if message["type"] == "http.response.body" and not message.get("more_body", False):
-            ended = True
 
     async def watch() -> None:
         while True:
@@ -149,8 +142,9 @@ async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receiv
                 # disconnect too (ASGI: the exchange is over). When the pacer's timer
                 # sent that write, this watcher runs before the stream's task resumes:
                 # without this check every paced stream read to its end was journaled
-                # as disconnected, and its task cancelled on the way out.
-                if not ended:
+                # as disconnected, and its task cancelled on the way out. The senders
+                # mark stats["closing"] just before that last write.
+                if not stats.get("closing"):
                     stats["disconnected"] = True
                     assert task is not None
                     task.cancel()
@@ -172,9 +166,9 @@ async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receiv
             record.stream, record.frames = stats, frames
             state.feed.opened(record)
         if live:
-            await _send_live(outcome.chunks, plan, operation, send_, stats)  # type: ignore[arg-type]
+            await _send_live(outcome.chunks, plan, operation, send, stats)
         else:
-            await state.pacer.play(frames, send_, stats)
+            await state.pacer.play(frames, send, stats)
     except asyncio.CancelledError:
         if not stats["disconnected"]:
             # Not the client: the server is shutting down and its grace period is
@@ -233,10 +227,11 @@ async def _send_live(chunks: Any, plan: sse.StreamPlan, operation: Any, send: Se
     async for chunk in chunks:
         error = _violation(operation, chunk)
         if error is not None:
-            stats["error"] = True
+            stats["error"] = stats["closing"] = True
             await send({"type": "http.response.body", "body": sse.error_event(error), "more_body": False})
             return
         await send({"type": "http.response.body", "body": sse.event(chunk), "more_body": True})
         stats["events"] += 1
+    stats["closing"] = True
     await send({"type": "http.response.body", "body": b"" if plan.no_done else sse.DONE, "more_body": False})
     stats["done"] = not plan.no_done

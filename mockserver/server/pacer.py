@@ -40,7 +40,12 @@ class StreamCut(Exception):
     """
 
 
-def _message(frame: Frame) -> dict[str, Any]:
+def _message(frame: Frame, stats: dict[str, Any]) -> dict[str, Any]:
+    if not frame.more:
+        # Marked before the write: once the response's last write is out, the server
+        # answers receive() with a disconnect, and the stream's watcher must know
+        # that this one is the end of the exchange, not the client leaving.
+        stats["closing"] = True
     return {"type": "http.response.body", "body": frame.body, "more_body": frame.more}
 
 
@@ -78,7 +83,7 @@ class _Player:
         if frame.kind == "cut":
             self._end(exc=_cut(frame, self.stats))
             return False
-        sending = self.send(_message(frame))
+        sending = self.send(_message(frame, self.stats))
         try:
             blocked = sending.send(None)  # type: ignore[attr-defined]
         except StopIteration:
@@ -126,7 +131,7 @@ class Pacer:
                 continue
             if frame.kind == "cut":
                 raise _cut(frame, stats)
-            await send(_message(frame))
+            await send(_message(frame, stats))
             count(frame, stats)
             index += 1
 

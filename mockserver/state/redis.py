@@ -68,6 +68,8 @@ from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
+
+from mockserver.journal import materialize
 import redis
 
 from mockserver.errors import MockError
@@ -424,7 +426,7 @@ class RedisStore:
     @_guarded
     def journal_add(self, session: str, entry: dict[str, Any], *, limit: int) -> None:
         pipe = self._r.pipeline(transaction=True)
-        pipe.rpush(self._journal_key, self._session_tag(session) + orjson.dumps(entry))
+        pipe.rpush(self._journal_key, self._session_tag(session) + orjson.dumps(materialize(entry)))
         pipe.ltrim(self._journal_key, -max(limit, 1), -1)
         pipe.execute()
 

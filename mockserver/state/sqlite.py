@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import deque
 import time
 from pathlib import Path
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 import orjson
+
+from mockserver.journal import materialize
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS threads (
@@ -51,6 +54,11 @@ class SQLiteStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        # An in-memory store serves one process (workers share a file): its journal is
+        # the entries themselves. Encoding each into an in-memory database only to decode
+        # it again cost about 5 % of a streamed request once entries kept their answers.
+        # Readers get the stored dicts: they must not change them (journal.materialize copies).
+        self._entries: deque[tuple[str, dict[str, Any]]] | None = deque() if self.path == ":memory:" else None
 
     @contextmanager
     def thread(self, thread_id: str) -> Iterator["ThreadTx"]:
@@ -146,20 +154,28 @@ class SQLiteStore:
     # --- the request journal (bounded) -----------------------------------------------------
 
     def journal_add(self, session: str, entry: dict[str, Any], *, limit: int) -> None:
+        if self._entries is not None:
+            return self.journal_add_many([(session, entry)], limit=limit)
         with self._lock:
             cur = self._db.execute("INSERT INTO journal(session, entry) VALUES (?, ?)",
-                                   (session, orjson.dumps(entry)))
+                                   (session, orjson.dumps(materialize(entry))))
             if cur.lastrowid % 64 == 0:  # trim now and then, not on every insert
                 self._db.execute("DELETE FROM journal WHERE seq <= ?", (cur.lastrowid - limit,))
 
     def journal_add_many(self, items: list[tuple[str, dict[str, Any]]], *, limit: int) -> None:
         """Several entries in one transaction (the app buffers them for a few ms)."""
+        if self._entries is not None:
+            with self._lock:
+                self._entries.extend(items)
+                while len(self._entries) > limit:
+                    self._entries.popleft()
+            return
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
                 cur = db.executemany("INSERT INTO journal(session, entry) VALUES (?, ?)",
-                                     [(session, orjson.dumps(entry)) for session, entry in items])
+                                     [(session, orjson.dumps(materialize(entry))) for session, entry in items])
                 (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()
                 if last % 64 < len(items) or len(items) >= 64:
                     db.execute("DELETE FROM journal WHERE seq <= ?", (last - limit,))
@@ -171,6 +187,10 @@ class SQLiteStore:
 
     def journal(self, session: str | None, *, limit: int) -> list[dict[str, Any]]:
         """Entries oldest first (the newest ``limit``); ``session`` None: every session."""
+        if self._entries is not None:
+            with self._lock:
+                newest = list(self._entries)[-limit:] if limit > 0 else []
+            return [entry for owner, entry in newest if session is None or owner == session]
         with self._lock:
             (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()
             if session is None:
@@ -182,6 +202,11 @@ class SQLiteStore:
         return [orjson.loads(r[0]) for r in rows]
 
     def journal_clear(self, session: str | None) -> None:
+        if self._entries is not None:
+            with self._lock:
+                kept = [] if session is None else [item for item in self._entries if item[0] != session]
+                self._entries = deque(kept)
+            return
         with self._lock:
             if session is None:
                 self._db.execute("DELETE FROM journal")
