@@ -55,40 +55,57 @@ def kept_text(data: bytes, room: int = MAX_JOURNAL_BODY_BYTES) -> str:
     return data[:room].decode("utf-8", "ignore") if room > 0 else ""
 
 
-EVENTS = "_events"  # a stored entry's stream answer (SentStream), until materialize() reads it
+ANSWER = "_answer"  # a stored entry's answer (Sent), until materialize() reads it
 
 
-class SentStream:
-    """A planned stream's answer as it went out, kept by reference.
+class Sent:
+    """What an exchange sent back, kept by reference until the journal is read.
 
-    Why: building a stream's events (joining, decoding, encoding a few KB) on
-    every request cost about 5 % of a streamed request, and the journal is
-    mostly never read. The in-memory store keeps this reference; the journal's
-    reader, or a store that must encode the entry, builds the events.
+    Why: decoding headers and building a stream's events (joining, decoding,
+    encoding a few KB) on every request cost several percent of a request, and
+    the journal is mostly never read. The in-memory store keeps this reference;
+    the journal's reader, or a store that must encode the entry, builds the
+    answer (:func:`materialize`). A planned stream keeps its frames and how many
+    went out; any other answer, the writes it kept within the budget.
     """
 
-    __slots__ = ("frames", "sent", "extra")
+    __slots__ = ("headers", "frames", "sent", "extra", "size")
 
-    def __init__(self, frames: list[Any], sent: int, extra: list[bytes]) -> None:
-        self.frames, self.sent, self.extra = frames, sent, extra
+    def __init__(self, headers: Sequence[tuple[bytes, bytes]], frames: list[Any] | None, sent: int,
+                 extra: list[bytes], size: int | None = None) -> None:
+        self.headers, self.frames, self.sent, self.extra, self.size = headers, frames, sent, extra, size
 
     def bodies(self) -> list[bytes]:
+        if self.frames is None:
+            return self.extra
         return [frame.body for frame in self.frames[:self.sent]] + self.extra
+
+    def shown(self) -> dict[str, Any]:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.headers}
+        bodies = self.bodies()
+        size = self.size if self.size is not None else sum(map(len, bodies))
+        body: str | None = None
+        chunks: list[str] | None = None
+        if self.frames is not None:
+            chunks = kept_events(bodies, size=size)
+        elif headers.get("content-type", "").startswith("text/event-stream"):
+            chunks = events_of(kept_text(b"".join(bodies)))  # a relayed stream: its pieces are not events
+        else:
+            body = kept_text(b"".join(bodies))
+        return {"headers": redact_headers(headers), "body": body, "chunks": chunks, "size": size,
+                "truncated": size > MAX_JOURNAL_BODY_BYTES}
 
 
 def materialize(entry: dict[str, Any]) -> dict[str, Any]:
-    """A stored entry as the admin API shows it: a stream's answer as its events, its size.
+    """A stored entry as the admin API shows it: its answer's headers, body or events, size.
 
     A new dict where anything changes: a store may hand out the entries it keeps.
     """
     response = entry.get("response")
-    if response is None or EVENTS not in response:
+    if response is None or ANSWER not in response:
         return entry
-    bodies = response[EVENTS].bodies()
-    size = sum(map(len, bodies))
-    shown = {k: v for k, v in response.items() if k != EVENTS}
-    shown["chunks"] = kept_events(bodies, size=size)
-    shown["size"], shown["truncated"] = size, size > MAX_JOURNAL_BODY_BYTES
+    shown = {k: v for k, v in response.items() if k != ANSWER}
+    shown.update(response[ANSWER].shown())
     return {**entry, "response": shown}
 
 
@@ -152,7 +169,7 @@ class Record:
                 self._out.append(body)
             self._out_size += len(body)
 
-    def _sent_stream(self) -> SentStream:
+    def _sent_stream(self) -> Sent:
         """A planned stream's writes that went out: the events counted, then the closing write and a tail."""
         assert self.frames is not None
         stats = self.stream or {}
@@ -165,33 +182,22 @@ class Record:
                 extra.append(last.body)
         if self.tail:
             extra.append(self.tail)
-        return SentStream(self.frames, sent, extra)
+        return Sent(self.response_headers or (), self.frames, sent, extra)
 
     def _response(self) -> dict[str, Any] | None:
         if self.response_headers is None:
             return None  # no status line went out (the client left first)
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.response_headers}
-        common = {
-            "headers": redact_headers(headers),
-            "first_byte_ms": round((self.answered - self.started) * 1000, 3) if self.answered else None,
-        }
-        if self.frames is not None:  # a planned stream: its events are built when read (materialize)
-            return {**common, "body": None, "chunks": None, EVENTS: self._sent_stream()}
-        bodies, size = self._out, self._out_size
-        body: str | None = None
-        chunks: list[str] | None = None
-        if headers.get("content-type", "").startswith("text/event-stream"):
-            chunks = events_of(kept_text(b"".join(bodies)))  # a relayed stream: its pieces are not events
+        first = round((self.answered - self.started) * 1000, 3) if self.answered else None
+        if self.frames is None:
+            sent = Sent(self.response_headers, None, 0, self._out, self._out_size)
         else:
-            body = kept_text(b"".join(bodies))
-        return {**common, "body": body, "chunks": chunks, "size": size, "truncated": size > MAX_JOURNAL_BODY_BYTES}
+            sent = self._sent_stream()
+        return {"first_byte_ms": first, ANSWER: sent}  # the rest is built when read (materialize)
 
     def _stream(self, live: bool) -> dict[str, Any] | None:
         if self.stream is None:
             return None
-        shown = {k: v for k, v in self.stream.items() if k != "closing"}  # the senders' own marker
-        shown["state"] = STREAMING if live else stream_state(self.stream)
-        return shown
+        return {**self.stream, "state": STREAMING if live else stream_state(self.stream)}
 
     def entry(self, live: bool = False) -> dict[str, Any]:
         """The journal entry; ``live``: of a stream still being sent (the live feed's view of it)."""

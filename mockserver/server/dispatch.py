@@ -205,6 +205,7 @@ async def send_stream(outcome: StreamOutcome, operation: Any, state: Any, receiv
             task.uncancel()
     finally:
         watcher.cancel()
+        stats.pop("closing", None)  # the senders' marker for the watcher, not part of the summary
     return stats
 
 
