@@ -182,7 +182,19 @@ class Record:
                 extra.append(last.body)
         if self.tail:
             extra.append(self.tail)
-        return Sent(self.response_headers or (), self.frames, sent, extra)
+        # Only what went out, and no more of it than the journal keeps: a stream cut
+        # short must not hold on to the rest of its plan, nor a long one to all of it.
+        sent_frames = self.frames[:sent]
+        size = sum(len(frame.body) for frame in sent_frames) + sum(map(len, extra))
+        if size > MAX_JOURNAL_BODY_BYTES:
+            kept, room = [], MAX_JOURNAL_BODY_BYTES
+            for frame in sent_frames:
+                if room <= 0:
+                    break
+                kept.append(frame)
+                room -= len(frame.body)
+            sent_frames, extra = kept, (extra if room > 0 else [])
+        return Sent(self.response_headers or (), sent_frames, len(sent_frames), extra, size)
 
     def _response(self) -> dict[str, Any] | None:
         if self.response_headers is None:
