@@ -8,12 +8,12 @@ poll has a deadline; nothing here measures time).
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
+
+from test_fixtures import poll, rewrite as write
 
 ROOT = Path(__file__).resolve().parents[1]
 GREETING = ROOT / "fixtures" / "examples" / "greeting.yaml"
@@ -33,23 +33,6 @@ fixtures:
     match: {last_user: "[zz-1]"}
     response: {content: "zz one"}
 """
-
-
-def write(path: Path, text: str) -> None:
-    """Write and move the mtime forward, so the change is seen whatever the clock's resolution."""
-    old = path.stat().st_mtime if path.exists() else 0.0
-    path.write_text(text)
-    stamp = max(time.time(), old + 1)
-    os.utime(path, (stamp, stamp))
-
-
-def poll(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def listing(url: str) -> dict[str, Any]:

@@ -878,8 +878,8 @@ def verbatim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
 
 
 def rewrite(path: Path, text: str) -> None:
-    """Write and move the mtime forward, so the change is seen whatever the clock's resolution."""
-    old = path.stat().st_mtime
+    """Write (a new file too) and move the mtime forward, so the change is seen whatever the clock's resolution."""
+    old = path.stat().st_mtime if path.exists() else 0.0
     path.write_text(text)
     stamp = max(time.time(), old + 1)
     os.utime(path, (stamp, stamp))
