@@ -35,7 +35,14 @@ from mockserver.server.asgi import send_json
 
 log = logging.getLogger("mockserver.record")
 
-FORWARDED_REQUEST_HEADERS = ("accept", "openai-organization", "openai-project", "user-agent")
+# A client's headers go upstream, all but these: hop-by-hop ones (RFC 9110 7.6.1, plus
+# what the proxy sets itself), the client's own credentials (the upstream key replaces
+# them), and the mock's own controls. Names given to --redact are not forwarded either.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+                        "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
+                        "content-type", "accept-encoding"})
+CLIENT_CREDENTIALS = frozenset({"authorization", "api-key", "x-api-key", "cookie"})
+MOCK_CONTROLS = frozenset({"x-mock-session", "prefer", "x-admin-token"})
 
 
 class UpstreamUnavailable(MockError):
@@ -67,8 +74,11 @@ class Recorder:
             await self._client.aclose()
 
     def _headers(self, client_headers: dict[str, str]) -> dict[str, str]:
-        headers = {"content-type": "application/json"}
-        headers.update({k: v for k, v in client_headers.items() if k in FORWARDED_REQUEST_HEADERS})
+        skip = HOP_BY_HOP | CLIENT_CREDENTIALS | MOCK_CONTROLS | {name.lower() for name in self.redact}
+        named = client_headers.get("connection", "")  # headers the client marked hop-by-hop itself
+        skip |= {part.strip().lower() for part in named.split(",") if part.strip()}
+        headers = {k: v for k, v in client_headers.items() if k.lower() not in skip}
+        headers["content-type"] = "application/json"
         key = os.environ.get(self.key_env) if self.key_env else None
         if key:
             headers["authorization"] = f"Bearer {key}"
