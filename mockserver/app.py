@@ -84,7 +84,7 @@ class AppState:
     def journal(self, session: str | None) -> list[dict[str, Any]]:
         """The journal as the admin API shows it: this worker's buffer flushed first."""
         self.flush_journal()
-        return [materialize(e) for e in self.store.journal(session, limit=self.settings.journal_size)]
+        return self.store.journal(session, limit=self.settings.journal_size)  # stores return shown entries
 
     async def _flush_forever(self) -> None:
         while True:

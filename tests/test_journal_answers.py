@@ -103,6 +103,21 @@ def test_a_streams_events_are_journaled_as_sent(srv: Server, session: str) -> No
     assert entry["stream"]["state"] == "done" and entry["stream"]["events"] == len(answer["chunks"]) - 1
 
 
+def test_answers_read_back_the_same_from_a_state_file(tmp_path, session: str) -> None:
+    """A file store encodes each entry's answer when written (the in-memory one packs it):
+    both must show the same stream and JSON answers."""
+    server = start_server(tmp_path, "--state", str(tmp_path / "state.db"))
+    try:
+        streamed = chat(server, session, "keep my events in a file", stream=True)
+        plain = chat(server, session, "and my JSON too")
+        first, second = journal(server, session)
+    finally:
+        server.stop()
+    assert first["response"]["chunks"] == sse_blocks(streamed.text)
+    assert first["response"]["size"] == len(streamed.content) and first["response"]["body"] is None
+    assert second["response"]["body"] == plain.text and second["response"]["chunks"] is None
+
+
 def test_an_error_answer_is_journaled(srv: Server, session: str) -> None:
     r = httpx.post(srv.url + ARK, json={"model": "m", "messages": [{"role": "robot", "content": "x"}]},
                    headers={"X-Mock-Session": session})

@@ -20,7 +20,6 @@ import orjson
 import yaml
 
 from mockserver import __version__, live_settings
-from mockserver.journal import materialize
 from mockserver.admin import har, journal_query
 from mockserver.errors import InvalidRequest, NotFound, PayloadTooLarge
 from mockserver.fixtures.loader import FixtureLoadError
@@ -128,7 +127,7 @@ async def stream_requests(call: Any) -> StreamOutcome:
             return []
         if session is None:  # the newest entries only, not the whole journal (each with its answer)
             state.flush_journal()
-            return [materialize(e) for e in call.store.journal(None, limit=min(backlog, state.settings.journal_size))]
+            return call.store.journal(None, limit=min(backlog, state.settings.journal_size))
         return _entries(call)[-backlog:]
 
     async def items() -> Any:
